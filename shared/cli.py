@@ -1,0 +1,186 @@
+"""`zoom-ingest`: one command, a subcommand per process or task.
+
+Flags override ZOOM_INGEST_* environment variables. They are applied by writing the environment, so
+that processes started from here (uvicorn workers, the local stack) see the same configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from shared.config import ConfigError, Settings, env_name, load_settings
+
+SETTING_FLAGS: dict[str, tuple[str, str]] = {
+    # flag -> (setting, help)
+    "--redis-url": ("redis_url", "Redis URL (ZOOM_INGEST_REDIS_URL)"),
+    "--queue": ("queue", "RQ queue name (ZOOM_INGEST_QUEUE)"),
+}
+RECEIVER_FLAGS: dict[str, tuple[str, str]] = {
+    "--host": ("listen_host", "address to listen on (ZOOM_INGEST_LISTEN_HOST)"),
+    "--port": ("listen_port", "port to listen on (ZOOM_INGEST_LISTEN_PORT)"),
+    "--tls-certfile": ("tls_certfile", "serve HTTPS with this PEM certificate (ZOOM_INGEST_TLS_CERTFILE)"),
+    "--tls-keyfile": ("tls_keyfile", "private key for --tls-certfile (ZOOM_INGEST_TLS_KEYFILE)"),
+}
+ELASTICSEARCH_FLAGS: dict[str, tuple[str, str]] = {
+    "--es-hosts": ("es_hosts", "comma-separated Elasticsearch URLs (ZOOM_INGEST_ES_HOSTS)"),
+    "--namespace": ("namespace", "data stream namespace (ZOOM_INGEST_NAMESPACE)"),
+}
+
+
+def _add_flags(parser: argparse.ArgumentParser, flags: dict[str, tuple[str, str]]) -> None:
+    for flag, (setting, text) in flags.items():
+        parser.add_argument(flag, dest=f"setting_{setting}", metavar=setting.upper(), help=text)
+
+
+def _apply_flags(arguments: argparse.Namespace) -> Settings:
+    for name, value in vars(arguments).items():
+        if name.startswith("setting_") and value is not None:
+            os.environ[env_name(name.removeprefix("setting_"))] = str(value)
+    return load_settings()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zoom-ingest",
+        description="Zoom webhooks into Elasticsearch: receiver -> Redis (RQ) -> worker -> data stream.",
+    )
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    receiver = commands.add_parser(
+        "receiver",
+        help="serve the webhook URL (Starlette under uvicorn)",
+        description="Serve the webhook URL: authenticate each POST, answer Zoom's URL validation, and "
+        "answer 200 once the raw event is durably in Redis. Never waits on Elasticsearch.",
+    )
+    _add_flags(receiver, SETTING_FLAGS | RECEIVER_FLAGS)
+    receiver.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
+
+    worker = commands.add_parser(
+        "worker",
+        help="turn queued events into ECS documents in Elasticsearch",
+        description="Install the index template, then take events from the queue, transform each into "
+        "an ECS document and index it into logs-zoom.webhook-<namespace>, retrying while "
+        "Elasticsearch is unavailable. Run several to index in parallel.",
+    )
+    _add_flags(worker, SETTING_FLAGS | ELASTICSEARCH_FLAGS)
+    worker.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+
+    setup = commands.add_parser(
+        "setup",
+        help="install the index template in Elasticsearch",
+        description="Create or update the composable index template for logs-zoom.webhook-* "
+        "(workers also do this when they start).",
+    )
+    _add_flags(setup, ELASTICSEARCH_FLAGS)
+
+    transform = commands.add_parser(
+        "transform",
+        help="print the document the worker would index for each webhook body",
+        description="Read webhook bodies (one JSON object per line) from FILEs or stdin and write the "
+        "document the worker would index for each, one JSON per line, in order. For previewing the "
+        "mapping and reproducing a case; touches neither Redis nor Elasticsearch.",
+    )
+    transform.add_argument("files", nargs="*", metavar="FILE", help="NDJSON files; none or '-' = stdin")
+    transform.add_argument(
+        "--geoip-city-db",
+        dest="setting_geoip_city_db",
+        metavar="PATH",
+        help="MaxMind City database (ZOOM_INGEST_GEOIP_CITY_DB)",
+    )
+    transform.add_argument(
+        "--geoip-asn-db",
+        dest="setting_geoip_asn_db",
+        metavar="PATH",
+        help="MaxMind ASN database (ZOOM_INGEST_GEOIP_ASN_DB)",
+    )
+    transform.add_argument(
+        "--preserve-original",
+        dest="setting_preserve_original",
+        action="store_const",
+        const="true",
+        help="keep the raw body in event.original (ZOOM_INGEST_PRESERVE_ORIGINAL)",
+    )
+    _add_flags(transform, {"--namespace": ELASTICSEARCH_FLAGS["--namespace"]})
+
+    local = commands.add_parser(
+        "local",
+        help="run the whole service on this machine: Redis, Elasticsearch, receiver, worker",
+        description="Start redis-server and an Elasticsearch 8.14.1 node on loopback, then a receiver "
+        "and a worker wired to them, until interrupted. Data is kept in --data-dir.",
+    )
+    local.add_argument(
+        "--data-dir", type=Path, default=Path(".local"), help="state directory (default ./.local)"
+    )
+    local.add_argument("--port", type=int, default=8181, help="receiver port (default 8181)")
+    local.add_argument("--es-port", type=int, default=9200, help="Elasticsearch HTTP port (default 9200)")
+    local.add_argument("--redis-port", type=int, default=6379, help="Redis port (default 6379)")
+    return parser
+
+
+def _read_lines(paths: Sequence[str]) -> Iterator[bytes]:
+    for path in paths or ["-"]:
+        stream: IO[bytes] = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+        with stream:
+            for line in stream:
+                if line.strip():
+                    yield line.rstrip(b"\r\n")
+
+
+def run_transform(settings: Settings, paths: Sequence[str], out: IO[str]) -> None:
+    from worker.job import transform_options
+    from worker.transform import to_document
+
+    options = transform_options(settings)
+    for line in _read_lines(paths):
+        document = to_document(line, datetime.now(UTC), options)
+        out.write(json.dumps(document, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=arguments.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if arguments.command == "local":
+            from shared.local import run_local
+
+            return run_local(arguments.data_dir, arguments.port, arguments.es_port, arguments.redis_port)
+        settings = _apply_flags(arguments)
+        if arguments.command == "receiver":
+            from receiver.server import serve
+
+            serve(settings, workers=arguments.workers)
+        elif arguments.command == "worker":
+            from worker.process import run_worker
+
+            run_worker(burst=arguments.burst)
+        elif arguments.command == "setup":
+            from worker.sink import Sink
+
+            Sink(settings).install_template()
+            print(f"index template installed for {settings.data_stream}")
+        elif arguments.command == "transform":
+            run_transform(settings, arguments.files, sys.stdout)
+    except ConfigError as error:
+        print(f"zoom-ingest: {error}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as error:
+        print(f"zoom-ingest: {error.strerror}: {error.filename}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""The one typed configuration object, read from ZOOM_INGEST_* environment variables (and `.env`)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "ZOOM_INGEST_"
+
+# Zoom retries a failed delivery at about +5, +25 and +85 minutes. Whether a retry carries a fresh
+# x-zm-request-timestamp is undocumented, so the window must admit the last retry's original
+# timestamp: 2 hours leaves margin for clock skew and queueing on Zoom's side.
+DEFAULT_SIGNATURE_MAX_AGE_SECONDS = 2 * 60 * 60
+
+# Elasticsearch data stream namespaces: lowercase, no '-' (it separates type-dataset-namespace).
+_NAMESPACE_PATTERN = re.compile(r"^[a-z0-9_.]{1,100}$")
+
+
+class ConfigError(ValueError):
+    """Configuration that cannot work; the message names the offending ZOOM_INGEST_* setting."""
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode]
+SecretList = Annotated[list[SecretStr], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Queue (shared by receiver and worker)
+    redis_url: str = "redis://localhost:6379/0"
+    queue: str = "zoom-webhooks"
+    job_timeout_seconds: int = Field(default=300, ge=10)
+    result_ttl_seconds: int = Field(default=60, ge=0)
+    failure_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
+
+    # Receiver
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(default=8181, ge=0, le=65535)
+    webhook_path: str = "/zoom-webhook"
+    secret_tokens: SecretList = Field(default_factory=list)
+    auth_header: str | None = None
+    auth_value: SecretStr | None = None
+    allow_unauthenticated: bool = False
+    signature_max_age_seconds: int = Field(default=DEFAULT_SIGNATURE_MAX_AGE_SECONDS, ge=0)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+
+    # Elasticsearch (worker)
+    es_hosts: CommaList = Field(default_factory=lambda: ["http://localhost:9200"])
+    es_api_key: SecretStr | None = None
+    es_username: str | None = None
+    es_password: SecretStr | None = None
+    es_ca_certs: Path | None = None
+    es_verify_certs: bool = True
+    es_request_timeout_seconds: float = Field(default=30.0, gt=0)
+    es_retry_seconds: int = Field(default=240, ge=0)
+    namespace: str = "default"
+
+    # Documents (worker)
+    tags: CommaList = Field(default_factory=lambda: ["zoom-webhook", "forwarded"])
+    preserve_original: bool = False
+    geoip_city_db: Path | None = None
+    geoip_asn_db: Path | None = None
+
+    _split = field_validator("secret_tokens", "es_hosts", "tags", mode="before")(_split_commas)
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _path_is_absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace_is_valid(cls, value: str) -> str:
+        if not _NAMESPACE_PATTERN.match(value):
+            raise ValueError("must be 1-100 characters of a-z, 0-9, '_' or '.' (no '-', no upper case)")
+        return value
+
+    @field_validator("es_hosts")
+    @classmethod
+    def _hosts_are_urls(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("needs at least one URL")
+        for host in value:
+            if not re.match(r"^https?://[^/\s]+", host):
+                raise ValueError(f"{host!r} is not an http(s):// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _pairs_are_complete(self) -> Settings:
+        if (self.auth_header is None) != (self.auth_value is None):
+            raise ValueError("ZOOM_INGEST_AUTH_HEADER and ZOOM_INGEST_AUTH_VALUE must be set together")
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            raise ValueError("ZOOM_INGEST_TLS_CERTFILE and ZOOM_INGEST_TLS_KEYFILE must be set together")
+        if (self.es_username is None) != (self.es_password is None):
+            raise ValueError("ZOOM_INGEST_ES_USERNAME and ZOOM_INGEST_ES_PASSWORD must be set together")
+        if self.es_retry_seconds >= self.job_timeout_seconds:
+            raise ValueError(
+                "ZOOM_INGEST_ES_RETRY_SECONDS must be below ZOOM_INGEST_JOB_TIMEOUT_SECONDS, "
+                "or RQ kills a job that is still retrying"
+            )
+        return self
+
+    @property
+    def authentication_configured(self) -> bool:
+        return bool(self.secret_tokens) or self.auth_header is not None
+
+    @property
+    def data_stream(self) -> str:
+        return f"logs-zoom.webhook-{self.namespace}"
+
+
+def env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; overrides (command-line flags) win over the environment.
+
+    Raises ConfigError naming each bad setting by its environment variable, never echoing values
+    (some are secrets).
+    """
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as error:
+        problems = []
+        for detail in error.errors():
+            location = [str(part) for part in detail["loc"] if not isinstance(part, int)]
+            name = env_name(location[0]) if location else "configuration"
+            message = detail["msg"].removeprefix("Value error, ")
+            problems.append(f"{name}: {message}" if location else message)
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

@@ -1,0 +1,68 @@
+"""The queue contract between receiver and worker: what a job holds and how it is written to Redis.
+
+A job is one webhook: the raw body text exactly as received and the time it was received. Jobs are
+serialized as JSON (never pickle: a queue entry must not be able to execute code in a worker), carry
+a description without any payload data, and name the worker function by its import path, so the
+receiver never imports worker code.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from redis import Redis
+from rq import Queue
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from shared.config import Settings
+
+JOB_FUNCTION = "worker.job.index_event"
+SERIALIZER = JSONSerializer
+# Kept short in job descriptions and meta: it comes from the sender.
+_EVENT_NAME_LIMIT = 100
+
+
+def connect(settings: Settings, *, socket_timeout: float | None = 5.0) -> Redis:
+    """A Redis client that fails fast instead of hanging a request while Redis is away.
+
+    Workers pass socket_timeout=None: they block on the queue for longer than any fixed timeout.
+    """
+    return Redis.from_url(
+        settings.redis_url,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=5.0,
+        health_check_interval=30,
+    )
+
+
+def event_queue(settings: Settings, connection: Redis) -> Queue:
+    return Queue(
+        settings.queue,
+        connection=connection,
+        serializer=SERIALIZER,
+        default_timeout=settings.job_timeout_seconds,
+    )
+
+
+def format_received_at(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_received_at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def enqueue_event(queue: Queue, settings: Settings, body: str, event: str, received_at: datetime) -> Job:
+    """Write one webhook to Redis; returns once Redis has acknowledged the write."""
+    event = event[:_EVENT_NAME_LIMIT]
+    received = format_received_at(received_at)
+    return queue.enqueue_call(
+        JOB_FUNCTION,
+        args=(body, received),
+        timeout=settings.job_timeout_seconds,
+        result_ttl=settings.result_ttl_seconds,
+        failure_ttl=settings.failure_ttl_seconds,
+        description=f"zoom webhook {event} received {received}",
+        meta={"event": event, "received_at": received},
+    )

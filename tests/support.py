@@ -1,0 +1,107 @@
+"""What the tests share: signing like Zoom, running zoom-ingest processes, waiting for outcomes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from elasticsearch import Elasticsearch
+
+from receiver.authentication import sign
+from shared.services import free_port, wait_for_port
+
+TOKEN = "test-secret-token"
+REFERENCE = Path(
+    os.environ.get("ZOOM_INGEST_REFERENCE_DIR", Path(__file__).resolve().parents[2] / "shared" / "reference")
+)
+
+T = TypeVar("T")
+
+
+def signed_headers(body: bytes, token: str = TOKEN, timestamp: int | None = None) -> dict[str, str]:
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    return {
+        "content-type": "application/json; charset=utf-8",
+        "x-zm-request-timestamp": stamp,
+        "x-zm-signature": sign(token.encode(), stamp, body),
+    }
+
+
+def reference_bodies(family: str) -> list[bytes]:
+    lines = (REFERENCE / "events" / f"{family}.ndjson").read_bytes().splitlines()
+    return [line for line in lines if line.strip()]
+
+
+def event_body(event: str = "meeting.created", **payload: Any) -> bytes:
+    body = {"event": event, "event_ts": 1626230691572, "payload": {"account_id": "acc", **payload}}
+    return json.dumps(body).encode()
+
+
+def wait_for(check: Callable[[], T], timeout: float = 30.0, interval: float = 0.2, what: str = "") -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
+        time.sleep(interval)
+
+
+def documents(es: Elasticsearch, namespace: str) -> list[dict[str, Any]]:
+    index = f"logs-zoom.webhook-{namespace}"
+    if not es.indices.exists(index=index):
+        return []
+    es.indices.refresh(index=index)
+    hits = es.search(index=index, size=1000, query={"match_all": {}})["hits"]["hits"]
+    return [hit["_source"] | {"_id": hit["_id"]} for hit in hits]
+
+
+def service_environment(redis_url: str, es_url: str, namespace: str, **extra: str) -> dict[str, str]:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("ZOOM_INGEST_")}
+    environment.update(
+        {
+            "ZOOM_INGEST_REDIS_URL": redis_url,
+            "ZOOM_INGEST_ES_HOSTS": es_url,
+            "ZOOM_INGEST_NAMESPACE": namespace,
+            "ZOOM_INGEST_SECRET_TOKENS": TOKEN,
+        }
+    )
+    environment.update({f"ZOOM_INGEST_{key.upper()}": value for key, value in extra.items()})
+    return environment
+
+
+@contextmanager
+def running(
+    arguments: list[str], environment: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A `zoom-ingest ...` process for the duration of the block; its output goes to `log`."""
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", *arguments], env=environment, stdout=output, stderr=output
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextmanager
+def running_receiver(environment: dict[str, str], log: Path) -> Iterator[str]:
+    port = free_port()
+    with running(["receiver", "--port", str(port)], environment, log):
+        wait_for_port(port, 30)
+        yield f"http://127.0.0.1:{port}"
