@@ -1,0 +1,71 @@
+"""`zoom-ingest receiver` as users run it: several uvicorn workers, HTTPS with their certificate."""
+
+from __future__ import annotations
+
+import ssl
+import subprocess
+from pathlib import Path
+
+import httpx
+from redis import Redis
+from rq import Queue
+
+from shared.queue import SERIALIZER
+from shared.services import RedisServer, free_port, wait_for_port
+from tests.support import event_body, running, service_environment, signed_headers
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    certificate, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(certificate),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return certificate, key
+
+
+def test_https_with_several_workers(tmp_path: Path, redis_server: RedisServer, redis: Redis) -> None:
+    certificate, key = self_signed_certificate(tmp_path)
+    port = free_port()
+    environment = service_environment(redis_server.url, "http://127.0.0.1:9", "default")
+    arguments = [
+        "receiver",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--tls-certfile",
+        str(certificate),
+        "--tls-keyfile",
+        str(key),
+    ]
+    with running(arguments, environment, tmp_path / "receiver.log"):
+        wait_for_port(port, 30)
+        with httpx.Client(
+            verify=ssl.create_default_context(cafile=certificate), base_url=f"https://127.0.0.1:{port}"
+        ) as client:
+            for number in range(10):
+                body = event_body("meeting.started", object={"id": number})
+                assert (
+                    client.post("/zoom-webhook", content=body, headers=signed_headers(body)).status_code
+                    == 200
+                )
+    assert Queue("zoom-webhooks", connection=redis, serializer=SERIALIZER).count == 10

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from shared.cli import build_parser, main
+
+
+def test_help_explains_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for command in ("receiver", "worker", "transform", "setup", "local"):
+        assert command in text
+    assert build_parser().parse_args(["receiver", "--workers", "3"]).workers == 3
+
+
+def test_receiver_refuses_to_start_without_authentication(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("ZOOM_INGEST_SECRET_TOKENS", "ZOOM_INGEST_AUTH_HEADER", "ZOOM_INGEST_ALLOW_UNAUTHENTICATED"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["receiver"]) == 2
+    assert "ZOOM_INGEST_SECRET_TOKENS" in capsys.readouterr().err
+
+
+def test_invalid_flag_value_names_the_setting(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["worker", "--namespace", "Bad-Name"]) == 2
+    assert "ZOOM_INGEST_NAMESPACE" in capsys.readouterr().err
+
+
+def test_transform_reads_ndjson_from_stdin_and_keeps_order() -> None:
+    bodies = [
+        {"event": "meeting.started", "payload": {"account_id": "a", "object": {"id": 1, "uuid": "u"}}},
+        {"event": "user.created", "payload": {"account_id": "a", "object": {"id": "x"}}},
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "transform", "--namespace", "preview"],
+        input="\n".join(json.dumps(body) for body in bodies) + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    documents = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [d["event"]["action"] for d in documents] == ["meeting.started", "user.created"]
+    assert {d["data_stream"]["namespace"] for d in documents} == {"preview"}
+
+
+def test_transform_reports_a_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["transform", "/nonexistent/events.ndjson"]) == 2
+    assert "/nonexistent/events.ndjson" in capsys.readouterr().err

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pytest
+
+from shared.config import ConfigError, load_settings
+
+
+def test_defaults_match_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert settings.redis_url == "redis://localhost:6379/0"
+    assert settings.queue == "zoom-webhooks"
+    assert (settings.listen_host, settings.listen_port) == ("127.0.0.1", 8181)
+    assert settings.webhook_path == "/zoom-webhook"
+    assert settings.max_body_bytes == 1024 * 1024
+    assert settings.namespace == "default"
+    assert settings.data_stream == "logs-zoom.webhook-default"
+    assert settings.tags == ["zoom-webhook", "forwarded"]
+    # Long enough to admit Zoom's last retry, ~85 minutes after the first attempt.
+    assert settings.signature_max_age_seconds >= 85 * 60
+
+
+def test_comma_separated_lists_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOOM_INGEST_SECRET_TOKENS", "tok-a, tok-b")
+    monkeypatch.setenv("ZOOM_INGEST_ES_HOSTS", "https://es1:9200,https://es2:9200")
+    settings = load_settings()
+    assert [token.get_secret_value() for token in settings.secret_tokens] == ["tok-a", "tok-b"]
+    assert settings.es_hosts == ["https://es1:9200", "https://es2:9200"]
+
+
+def test_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOOM_INGEST_LISTEN_PORT", "9000")
+    assert load_settings(listen_port=9100).listen_port == 9100
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("ZOOM_INGEST_LISTEN_PORT", "eighty", "ZOOM_INGEST_LISTEN_PORT"),
+        ("ZOOM_INGEST_NAMESPACE", "Prod-EU", "ZOOM_INGEST_NAMESPACE"),
+        ("ZOOM_INGEST_ES_HOSTS", "es1:9200", "ZOOM_INGEST_ES_HOSTS"),
+        ("ZOOM_INGEST_WEBHOOK_PATH", "zoom", "ZOOM_INGEST_WEBHOOK_PATH"),
+        ("ZOOM_INGEST_AUTH_HEADER", "X-Token", "ZOOM_INGEST_AUTH_VALUE"),
+        ("ZOOM_INGEST_ES_RETRY_SECONDS", "900", "ZOOM_INGEST_JOB_TIMEOUT_SECONDS"),
+    ],
+)
+def test_invalid_settings_are_named(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, named: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=named):
+        load_settings()
+
+
+def test_errors_never_echo_secret_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOOM_INGEST_AUTH_VALUE", "hunter2-very-secret")
+    with pytest.raises(ConfigError) as failure:
+        load_settings()
+    assert "hunter2" not in str(failure.value)
+    assert "hunter2" not in repr(load_settings(auth_header="X-A"))
