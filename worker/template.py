@@ -19,7 +19,7 @@ PRIORITY = 250
 # parent path -> leaf names, all keyword
 KEYWORD_FIELDS: dict[str, str] = {
     "": "tags",
-    "zoom": "master_account_id sub_account_id operator_id operator account_id creation_type",
+    "zoom": "master_account_id sub_account_id operator_id operator account_id creation_type operation scope",
     "zoom.account": (
         "id owner_id email owner_email account_name account_alias account_email"
         " account_support_name account_support_email"
@@ -49,7 +49,9 @@ KEYWORD_FIELDS: dict[str, str] = {
         "id status email first_name last_name address city country zip state phone industry org"
         " job_title purchasing_time_frame role_in_purchase_process no_of_employees comments join_url"
     ),
-    "zoom.participant": "email id user_id user_name participant_user_id participant_uuid registrant_id",
+    "zoom.participant": (
+        "email id user_id user_name participant_user_id participant_uuid registrant_id public_ip"
+    ),
     "zoom.participant.sharing_details": "link_source content file_link date_time source",
     "data_stream": "type dataset namespace",
     "ecs": "version",
@@ -83,6 +85,10 @@ TYPED_FIELDS: dict[str, str] = {
     "source.geo.location": "geo_point",
     "source.as.number": "long",
     "zoom.timestamp": "date",
+    "zoom.time_stamp": "date",
+    "zoom.chat_channel.date_time": "date",
+    "zoom.chat_message.date_time": "date",
+    "zoom.participant.date_time": "date",
     "zoom.meeting.start_time": "date",
     "zoom.meeting.duration": "long",
     "zoom.phone.ringing_start_time": "date",
