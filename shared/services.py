@@ -24,7 +24,9 @@ ES_VERSION = "8.14.1"
 ES_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_VERSION}:zip"
 ES_USER = "zoom-ingest-es"
 # As root the node runs as another user, who must be able to read the distribution.
-_DEFAULT_CACHE = Path("/var/cache/zoom-ingest") if os.geteuid() == 0 else Path.home() / ".cache" / "zoom-ingest"
+_DEFAULT_CACHE = (
+    Path("/var/cache/zoom-ingest") if os.geteuid() == 0 else Path.home() / ".cache" / "zoom-ingest"
+)
 CACHE_DIR = Path(os.environ.get("ZOOM_INGEST_CACHE_DIR", _DEFAULT_CACHE))
 
 
@@ -258,7 +260,10 @@ class ElasticsearchNode:
             if self.process is not None and self.process.poll() is not None:
                 status = self.process.returncode
                 raise ServiceError(f"elasticsearch exited with {status}: {self.log_tail()}")
-            with contextlib.suppress(OSError, ValueError), urllib.request.urlopen(health, timeout=5) as response:
+            with (
+                contextlib.suppress(OSError, ValueError),
+                urllib.request.urlopen(health, timeout=5) as response,
+            ):
                 if json.load(response).get("status") in ("yellow", "green"):
                     return
             time.sleep(0.5)

@@ -17,7 +17,9 @@ def sink_for(url: str, namespace: str, **overrides: object) -> Sink:
     return Sink(load_settings(es_hosts=url, namespace=namespace, **overrides))
 
 
-def test_template_makes_a_typed_data_stream(es_node: ElasticsearchNode, es: Elasticsearch, namespace: str) -> None:
+def test_template_makes_a_typed_data_stream(
+    es_node: ElasticsearchNode, es: Elasticsearch, namespace: str
+) -> None:
     sink = sink_for(es_node.url, namespace)
     sink.install_template()
     sink.install_template()  # idempotent
@@ -73,7 +75,18 @@ def _api_error(status: int) -> ApiError:
     return ApiError("error", meta, {})
 
 
-@pytest.mark.parametrize(("status", "transient"), [(429, True), (502, True), (503, True), (504, True),
-                                                   (400, False), (401, False), (404, False), (500, False)])
+@pytest.mark.parametrize(
+    ("status", "transient"),
+    [
+        (429, True),
+        (502, True),
+        (503, True),
+        (504, True),
+        (400, False),
+        (401, False),
+        (404, False),
+        (500, False),
+    ],
+)
 def test_which_statuses_are_retried(status: int, transient: bool) -> None:
     assert is_transient(_api_error(status)) is transient
