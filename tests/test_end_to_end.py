@@ -79,7 +79,7 @@ def test_signed_webhook_becomes_a_document(
     original = json.loads(body)["payload"]
     assert document["zoom"]["meeting"]["id"] == original["object"]["id"]
     assert document["zoom"]["participant"]["user_name"] == original["object"]["participant"]["user_name"]
-    assert document["@timestamp"]
+    assert document["@timestamp"] <= document["event"]["ingested"]
 
 
 def test_redelivered_event_is_indexed_once(

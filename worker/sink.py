@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import ApiError, BadRequestError, ConflictError, Elasticsearch
@@ -26,6 +27,7 @@ from tenacity import (
 
 from shared.config import Settings
 from worker.template import TEMPLATE_NAME, index_template
+from worker.transform.times import format_timestamp
 
 log = logging.getLogger("zoom_ingest.worker")
 
@@ -107,6 +109,8 @@ class Sink:
         """Write one document; returns "created", or "duplicate" when it was already there."""
         for attempt in self.retrying():
             with attempt:
+                # Where Elastic's integration has an ingest pipeline stamp it, we stamp it at write time.
+                document.setdefault("event", {})["ingested"] = format_timestamp(datetime.now(UTC))
                 try:
                     self.client.create(index=self.data_stream, id=document_id, document=document)
                 except ConflictError:

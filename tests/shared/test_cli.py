@@ -4,10 +4,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from elasticsearch import Elasticsearch
 
 from shared.cli import build_parser, main
+from shared.services import ElasticsearchNode
 
 
 @pytest.fixture(autouse=True)
@@ -62,3 +65,38 @@ def test_transform_reads_ndjson_from_stdin_and_keeps_order() -> None:
 def test_transform_reports_a_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["transform", "/nonexistent/events.ndjson"]) == 2
     assert "/nonexistent/events.ndjson" in capsys.readouterr().err
+
+
+def test_transform_enriches_with_the_given_geoip_databases(maxmind_databases: dict[str, Path]) -> None:
+    body = {
+        "event": "meeting.participant_joined",
+        "payload": {
+            "account_id": "a",
+            "object": {"id": 1, "participant": {"id": "p", "public_ip": "81.2.69.144"}},
+        },
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "shared.cli",
+            "transform",
+            "--geoip-city-db",
+            str(maxmind_databases["city"]),
+            "--preserve-original",
+            "-",
+        ],
+        input=json.dumps(body),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    [document] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert document["source"]["geo"]["city_name"] == "London"
+    assert document["event"]["original"] == json.dumps(body)
+
+
+def test_setup_installs_the_index_template(es_node: ElasticsearchNode, es: Elasticsearch) -> None:
+    es.options(ignore_status=404).indices.delete_index_template(name="logs-zoom.webhook")
+    assert main(["setup", "--es-hosts", es_node.url]) == 0
+    assert es.indices.exists_index_template(name="logs-zoom.webhook")
