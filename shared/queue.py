@@ -18,6 +18,10 @@ from rq.serializers import JSONSerializer
 from shared.config import Settings
 
 JOB_FUNCTION = "worker.job.index_event"
+# A worker moves the job ids it is working on from the queue into its own in-flight list (one
+# atomic move), so a worker killed mid-batch loses nothing: when its RQ worker key expires, any
+# other worker moves the ids back to the queue. Key: INFLIGHT_PREFIX + "<queue>:<worker name>".
+INFLIGHT_PREFIX = "zoom-ingest:inflight:"
 SERIALIZER = JSONSerializer
 # Kept short in job descriptions and meta: it comes from the sender.
 _EVENT_NAME_LIMIT = 100
@@ -43,6 +47,10 @@ def event_queue(settings: Settings, connection: Redis) -> Queue:
         serializer=SERIALIZER,
         default_timeout=settings.job_timeout_seconds,
     )
+
+
+def inflight_key(queue_name: str, worker_name: str) -> str:
+    return f"{INFLIGHT_PREFIX}{queue_name}:{worker_name}"
 
 
 def format_received_at(moment: datetime) -> str:
