@@ -26,6 +26,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from receiver.authentication import AuthenticationError, Authenticator, crc_answer
+from receiver.commit import GroupCommit, QueueFull
 from shared import queue
 from shared.config import ConfigError, Settings, load_settings
 
@@ -63,7 +64,7 @@ class WebhookEndpoint:
     def __init__(self, settings: Settings, redis: Redis) -> None:
         self.settings = settings
         self.authenticator = Authenticator.from_settings(settings)
-        self.queue = queue.event_queue(settings, redis)
+        self.commit = GroupCommit(settings, queue.event_queue(settings, redis))
 
     def reject(self, request: Request, status: int, reason: str) -> JSONResponse:
         client = request.client.host if request.client else "-"
@@ -87,9 +88,12 @@ class WebhookEndpoint:
             return self.url_validation(request, parsed, token)
         received_at = datetime.now(UTC)
         try:
-            await anyio.to_thread.run_sync(
-                queue.enqueue_event, self.queue, self.settings, text, event, received_at
+            await self.commit.submit(text, event, received_at)
+        except QueueFull:
+            log.warning(
+                "refused webhook %s: more than %d events waiting", event[:100], self.settings.max_queued
             )
+            return error(503, "too many events waiting, retry later", {"Retry-After": RETRY_AFTER_SECONDS})
         except RedisError as failure:
             log.error("could not enqueue webhook %s: %s", event[:100], type(failure).__name__)
             return error(503, "queue unavailable, retry later", {"Retry-After": RETRY_AFTER_SECONDS})

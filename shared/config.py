@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     job_timeout_seconds: int = Field(default=300, ge=10)
     result_ttl_seconds: int = Field(default=60, ge=0)
     failure_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
+    # Beyond this many waiting events the receiver answers 503: Zoom retries later, and Redis (with
+    # noeviction) is not filled until it refuses every write. ~2-3 KB per queued event.
+    max_queued: int = Field(default=200_000, ge=1)
 
     # Receiver
     listen_host: str = "127.0.0.1"
@@ -69,6 +72,9 @@ class Settings(BaseSettings):
     es_request_timeout_seconds: float = Field(default=30.0, gt=0)
     es_retry_seconds: int = Field(default=240, ge=0)
     namespace: str = "default"
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    # A worker silent this long is presumed dead and its claimed events go back to the queue.
+    worker_ttl_seconds: int = Field(default=60, ge=5)
 
     # Documents (worker)
     tags: CommaList = Field(default_factory=lambda: ["zoom-webhook", "forwarded"])
@@ -110,6 +116,11 @@ class Settings(BaseSettings):
             raise ValueError("ZOOM_INGEST_TLS_CERTFILE and ZOOM_INGEST_TLS_KEYFILE must be set together")
         if (self.es_username is None) != (self.es_password is None):
             raise ValueError("ZOOM_INGEST_ES_USERNAME and ZOOM_INGEST_ES_PASSWORD must be set together")
+        if self.worker_ttl_seconds <= self.es_request_timeout_seconds:
+            raise ValueError(
+                "ZOOM_INGEST_WORKER_TTL_SECONDS must exceed ZOOM_INGEST_ES_REQUEST_TIMEOUT_SECONDS, "
+                "or a worker waiting on one slow request is taken for dead"
+            )
         if self.es_retry_seconds >= self.job_timeout_seconds:
             raise ValueError(
                 "ZOOM_INGEST_ES_RETRY_SECONDS must be below ZOOM_INGEST_JOB_TIMEOUT_SECONDS, "

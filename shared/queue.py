@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from redis import Redis
+from redis.client import Pipeline
 from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -61,8 +62,16 @@ def parse_received_at(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def enqueue_event(queue: Queue, settings: Settings, body: str, event: str, received_at: datetime) -> Job:
-    """Write one webhook to Redis; returns once Redis has acknowledged the write."""
+def enqueue_event(
+    queue: Queue,
+    settings: Settings,
+    body: str,
+    event: str,
+    received_at: datetime,
+    pipeline: Pipeline | None = None,
+) -> Job:
+    """Write one webhook to Redis; returns once Redis has acknowledged the write (or, given a
+    pipeline, once the write is queued on it: the caller executes it)."""
     event = event[:_EVENT_NAME_LIMIT]
     received = format_received_at(received_at)
     return queue.enqueue_call(
@@ -73,4 +82,5 @@ def enqueue_event(queue: Queue, settings: Settings, body: str, event: str, recei
         failure_ttl=settings.failure_ttl_seconds,
         description=f"zoom webhook {event} received {received}",
         meta={"event": event, "received_at": received},
+        pipeline=pipeline,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -105,3 +106,41 @@ def running_receiver(environment: dict[str, str], log: Path) -> Iterator[str]:
     with running(["receiver", "--port", str(port)], environment, log):
         wait_for_port(port, 30)
         yield f"http://127.0.0.1:{port}"
+
+
+def raw_request(path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "host: 127.0.0.1", f"content-length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _send_on_one_connection(url: str, requests: list[bytes], statuses: list[int]) -> None:
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        for request in requests:
+            writer.write(request)
+            await writer.drain()
+            status_line = await reader.readline()
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode().partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            statuses.append(int(status_line.split()[1]))
+    finally:
+        writer.close()
+
+
+def send_concurrently(url: str, requests: list[bytes], connections: int) -> list[int]:
+    """Send prepared HTTP/1.1 requests over `connections` keep-alive connections at once: a load
+    generator light enough that the server, not the client, sets the pace."""
+    statuses: list[int] = []
+
+    async def run() -> None:
+        shares = [requests[index::connections] for index in range(connections)]
+        await asyncio.gather(*(_send_on_one_connection(url, share, statuses) for share in shares if share))
+
+    asyncio.run(run())
+    return statuses

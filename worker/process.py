@@ -1,8 +1,8 @@
-"""A worker process: install the index template, then take jobs from the queue until stopped.
+"""A worker process: install the index template, then index batches from the queue until stopped.
 
-It runs RQ's SimpleWorker, which executes jobs in its own process instead of forking one child per
-job: forking costs more than transforming and indexing one event, and would drop the warm
-connection to Elasticsearch. Run several processes (on one host or many) to index in parallel.
+Jobs run in this process (never a fork per job: forking costs more than indexing one event and
+would drop the warm connection to Elasticsearch), a batch per bulk request (worker/batch.py). Run
+several processes, on one host or many, to index in parallel: they share nothing but Redis.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 import time
 
-from rq import SimpleWorker
-
 from shared import queue
+from worker.batch import BatchWorker
 from worker.job import context
 from worker.sink import Sink, is_transient
 
@@ -33,15 +32,12 @@ def install_template_when_reachable(sink: Sink, pause_seconds: float = 5.0) -> N
             time.sleep(pause_seconds)
 
 
-def run_worker(*, burst: bool = False) -> bool:
+def run_worker(*, burst: bool = False) -> int:
+    """Returns the number of events handled."""
     current = context()
     settings = current.settings
     install_template_when_reachable(current.sink)
     log.info("index template installed; writing to data stream %s", settings.data_stream)
     connection = queue.connect(settings, socket_timeout=None)
-    worker = SimpleWorker(
-        [queue.event_queue(settings, connection)],
-        connection=connection,
-        serializer=queue.SERIALIZER,
-    )
-    return worker.work(burst=burst, logging_level="INFO")
+    worker = BatchWorker(settings, connection, current.sink, current.options)
+    return worker.run(burst=burst)

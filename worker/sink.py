@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from elasticsearch import ApiError, BadRequestError, ConflictError, Elasticsearch
+from elasticsearch import ApiError, BadRequestError, Elasticsearch
 from elasticsearch import ConnectionError as ESConnectionError
 from elasticsearch import ConnectionTimeout as ESConnectionTimeout
 from tenacity import (
@@ -34,8 +36,24 @@ log = logging.getLogger("zoom_ingest.worker")
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 
 
+class IndexingError(Exception):
+    """Why one document was not written. The message is what operators see in the failed registry."""
+
+    def __init__(self, reason: str, transient: bool = False) -> None:
+        super().__init__(reason)
+        self.transient = transient
+
+
+Outcome = Literal["created", "duplicate"] | IndexingError
+Documents = Sequence[tuple[str, dict[str, Any]]]  # (_id, document)
+
+
+class TransientItems(Exception):
+    """Some items of a bulk request were refused for a transient reason: retry them."""
+
+
 def is_transient(error: BaseException) -> bool:
-    if isinstance(error, ESConnectionError | ESConnectionTimeout):
+    if isinstance(error, ESConnectionError | ESConnectionTimeout | TransientItems):
         return True
     return isinstance(error, ApiError) and error.meta.status in TRANSIENT_STATUSES
 
@@ -71,7 +89,11 @@ def _log_retry(state: RetryCallState) -> None:
 def _describe(error: BaseException | None) -> str:
     if isinstance(error, ApiError):
         return f"HTTP {error.meta.status} {error.error}"
-    return type(error).__name__ if error is not None else "unknown"
+    if error is None:
+        return "unknown"
+    # Node URLs may carry credentials (https://user:password@host).
+    message = re.sub(r"://[^/@\s]+@", "://", str(error))[:300]
+    return f"{type(error).__name__}: {message}"
 
 
 class Sink:
@@ -79,15 +101,21 @@ class Sink:
         self.settings = settings
         self.client = client or build_client(settings)
         self.data_stream = settings.data_stream
+        # Called while waiting between retries, so a worker keeps proving it is alive.
+        self.while_waiting: Callable[[], None] = lambda: None
 
     def retrying(self) -> Retrying:
         return Retrying(
             retry=retry_if_exception(is_transient),
             stop=stop_after_delay(self.settings.es_retry_seconds),
             wait=wait_random_exponential(multiplier=0.5, max=30),
-            before_sleep=_log_retry,
+            before_sleep=self._before_sleep,
             reraise=True,
         )
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        _log_retry(state)
+        self.while_waiting()
 
     def install_template(self) -> None:
         """Create or update the index template (idempotent)."""
@@ -106,13 +134,62 @@ class Sink:
                     )
 
     def index(self, document_id: str, document: dict[str, Any]) -> str:
-        """Write one document; returns "created", or "duplicate" when it was already there."""
-        for attempt in self.retrying():
-            with attempt:
-                # Where Elastic's integration has an ingest pipeline stamp it, we stamp it at write time.
-                document.setdefault("event", {})["ingested"] = format_timestamp(datetime.now(UTC))
-                try:
-                    self.client.create(index=self.data_stream, id=document_id, document=document)
-                except ConflictError:
-                    return "duplicate"
-        return "created"
+        """Write one document; returns "created" or "duplicate", raises IndexingError otherwise."""
+        [outcome] = self.index_many([(document_id, document)])
+        if isinstance(outcome, IndexingError):
+            raise outcome
+        return outcome
+
+    def index_many(self, documents: Documents) -> list[Outcome]:
+        """Write documents with one bulk request (more while some are retried); one outcome each, in order.
+
+        Items Elasticsearch refuses for a transient reason (429, 503, ...) are retried with the whole
+        request's retries; an item refused for good (mapping error, ...) gets its IndexingError while
+        the rest of its batch is written.
+        """
+        outcomes: list[Outcome | None] = [None] * len(documents)
+        pending = list(range(len(documents)))
+        try:
+            for attempt in self.retrying():
+                with attempt:
+                    pending = self._bulk(documents, pending, outcomes)
+                    if pending:
+                        raise TransientItems(f"{len(pending)} documents refused for now")
+        except TransientItems:
+            pass  # out of retries: each keeps the refusal it got last
+        except Exception as failure:
+            error = IndexingError(_describe(failure), transient=is_transient(failure))
+            for position in pending:
+                outcomes[position] = error
+        return [outcome if outcome is not None else IndexingError("not attempted") for outcome in outcomes]
+
+    def _bulk(self, documents: Documents, pending: list[int], outcomes: list[Outcome | None]) -> list[int]:
+        """One bulk request for the pending positions; returns the positions to try again."""
+        ingested = format_timestamp(datetime.now(UTC))
+        operations: list[dict[str, Any]] = []
+        for position in pending:
+            document_id, document = documents[position]
+            # Where Elastic's integration has an ingest pipeline stamp it, we stamp it at write time.
+            document.setdefault("event", {})["ingested"] = ingested
+            operations.append({"create": {"_index": self.data_stream, "_id": document_id}})
+            operations.append(document)
+        response = self.client.bulk(operations=operations)
+        retry = []
+        for position, item in zip(pending, response["items"], strict=True):
+            result = item["create"]
+            status = result["status"]
+            if status in (200, 201):
+                outcomes[position] = "created"
+            elif status == 409:
+                outcomes[position] = "duplicate"
+            else:
+                error = result.get("error", {})
+                reason = f"HTTP {status} {error.get('type', 'error')}: {error.get('reason', '')}"
+                caused_by = error.get("caused_by", {}).get("reason")
+                if caused_by:
+                    reason += f" ({caused_by})"
+                transient = status in TRANSIENT_STATUSES
+                outcomes[position] = IndexingError(reason, transient=transient)
+                if transient:
+                    retry.append(position)
+        return retry

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
-from elasticsearch import ApiError, BadRequestError, Elasticsearch
-from elasticsearch import ConnectionError as ESConnectionError
+from elasticsearch import ApiError, Elasticsearch
 
 from shared.config import load_settings
 from shared.services import ElasticsearchNode, free_port
-from worker.sink import Sink, is_transient
+from worker.sink import IndexingError, Sink, is_transient
 from worker.template import TEMPLATE_NAME
 
 
@@ -57,17 +58,42 @@ def test_same_id_twice_is_a_duplicate_not_an_error(es_node: ElasticsearchNode, n
     assert sink.index("same", document) == "duplicate"
 
 
-def test_mapping_error_is_raised_not_retried(es_node: ElasticsearchNode, namespace: str) -> None:
+def test_mapping_error_fails_that_document_alone_without_retrying(
+    es_node: ElasticsearchNode, es: Elasticsearch, namespace: str
+) -> None:
     sink = sink_for(es_node.url, namespace, es_retry_seconds=60)
     sink.install_template()
-    with pytest.raises(BadRequestError):
+    good = {"@timestamp": "2024-01-01T00:00:00.000Z", "event": {"action": "meeting.started"}}
+    started = time.monotonic()
+    outcomes = sink.index_many(
+        [("good-1", dict(good)), ("bad", {"@timestamp": "not a date at all"}), ("good-2", dict(good))]
+    )
+    assert time.monotonic() - started < 30  # not retried for the minute allowed
+    assert outcomes[0] == "created" and outcomes[2] == "created"
+    assert isinstance(outcomes[1], IndexingError) and not outcomes[1].transient
+    assert "document_parsing_exception" in str(outcomes[1]) and "@timestamp" in str(outcomes[1])
+    es.indices.refresh(index=f"logs-zoom.webhook-{namespace}")
+    assert es.count(index=f"logs-zoom.webhook-{namespace}")["count"] == 2
+    with pytest.raises(IndexingError):
         sink.index("bad", {"@timestamp": "not a date at all"})
 
 
-def test_unreachable_cluster_is_retried_then_raised(namespace: str) -> None:
-    sink = sink_for(f"http://127.0.0.1:{free_port()}", namespace, es_retry_seconds=2)
-    with pytest.raises(ESConnectionError):
-        sink.index("x", {"@timestamp": "2024-01-01T00:00:00.000Z"})
+def test_documents_are_stamped_when_written(es_node: ElasticsearchNode, namespace: str) -> None:
+    sink = sink_for(es_node.url, namespace)
+    sink.install_template()
+    document: dict = {"@timestamp": "2024-01-01T00:00:00.000Z"}
+    sink.index("stamped", document)
+    assert document["event"]["ingested"] > "2024-01-01T00:00:00.000Z"
+
+
+def test_unreachable_cluster_is_retried_then_reported(namespace: str) -> None:
+    sink = sink_for(f"http://user:hunter2@127.0.0.1:{free_port()}", namespace, es_retry_seconds=2)
+    waits = []
+    sink.while_waiting = lambda: waits.append(1)
+    [outcome] = sink.index_many([("x", {"@timestamp": "2024-01-01T00:00:00.000Z"})])
+    assert isinstance(outcome, IndexingError) and outcome.transient
+    assert "ConnectionError" in str(outcome) and "hunter2" not in str(outcome)
+    assert waits  # the worker's heartbeat ran while retrying
 
 
 def _api_error(status: int) -> ApiError:

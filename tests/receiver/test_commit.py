@@ -1,0 +1,63 @@
+"""Group commit and overload protection, against a real Redis."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from redis import Redis
+from rq import Queue
+from starlette.testclient import TestClient
+
+from receiver.app import create_app
+from shared.config import load_settings
+from shared.queue import SERIALIZER
+from shared.services import RedisServer
+from tests.support import (
+    TOKEN,
+    event_body,
+    raw_request,
+    running_receiver,
+    send_concurrently,
+    service_environment,
+    signed_headers,
+)
+
+
+def waiting(redis: Redis) -> int:
+    return Queue("zoom-webhooks", connection=redis, serializer=SERIALIZER).count
+
+
+def test_concurrent_requests_share_redis_transactions(
+    tmp_path: Path, redis_server: RedisServer, redis: Redis
+) -> None:
+    environment = service_environment(redis_server.url, "http://127.0.0.1:9", "default")
+    bodies = [event_body("meeting.participant_joined", object={"id": n}) for n in range(2000)]
+    requests = [raw_request("/zoom-webhook", body, signed_headers(body)) for body in bodies]
+    with running_receiver(environment, tmp_path / "receiver.log") as url:
+        redis.config_resetstat()
+        statuses = send_concurrently(url, requests, connections=64)
+        transactions = int(redis.info("commandstats")["cmdstat_exec"]["calls"])
+    assert statuses == [200] * 2000
+    assert waiting(redis) == 2000
+    # Every event was acknowledged after its own write, yet far fewer writes than events were made.
+    assert transactions < 1000
+
+
+def test_full_queue_gets_503_with_retry_after_and_recovers(redis_server: RedisServer, redis: Redis) -> None:
+    settings = load_settings(redis_url=redis_server.url, secret_tokens=TOKEN, max_queued=3)
+    with TestClient(create_app(settings)) as client:
+        for number in range(3):
+            body = event_body(object={"id": number})
+            assert client.post("/zoom-webhook", content=body, headers=signed_headers(body)).status_code == 200
+        body = event_body(object={"id": 99})
+        refused = client.post("/zoom-webhook", content=body, headers=signed_headers(body))
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"]
+        assert "retry" in refused.json()["error"]
+        assert waiting(redis) == 3
+        # Workers catch up; the receiver notices within a second and accepts again.
+        redis.delete(Queue("zoom-webhooks", connection=redis).key)
+        time.sleep(1.1)
+        assert client.post("/zoom-webhook", content=body, headers=signed_headers(body)).status_code == 200
+    assert waiting(redis) == 1

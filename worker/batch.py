@@ -1,0 +1,182 @@
+"""Take events from the queue in batches and index each batch with one bulk request.
+
+Each webhook stays its own RQ job, so stock RQ tooling (rq info, rq requeue, rq-dashboard) sees
+ordinary jobs and a document Elasticsearch refuses for good fails alone, with its reason, into RQ's
+failed registry. What changes is how jobs are taken and finished:
+
+- claim: job ids move atomically from the queue into this worker's in-flight list, up to
+  ZOOM_INGEST_BATCH_SIZE at a time (waiting only while the queue is empty);
+- index: every body becomes a document (worker/transform) and the batch is one bulk request;
+- finish: statuses, registries and the emptying of the in-flight list are one Redis transaction.
+
+A worker killed anywhere in between leaves its ids in its in-flight list; once its liveness key
+expires, any other worker puts them back on the queue. Re-indexing them is harmless: document ids
+come from the events, so Elasticsearch reports the ones already written as duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Iterator
+from types import FrameType
+
+from redis import Redis
+from rq import SimpleWorker
+from rq.job import Job, JobStatus
+from rq.job_lifecycle import record_job_failure
+
+from shared import queue
+from shared.config import Settings
+from shared.queue import JOB_FUNCTION, parse_received_at
+from worker.job import document_id
+from worker.sink import IndexingError, Outcome, Sink
+from worker.transform import TransformOptions, to_document
+
+log = logging.getLogger("zoom_ingest.worker")
+
+ALIVE_PREFIX = "zoom-ingest:alive:"
+# Move up to ARGV[1] ids from the queue to the in-flight list in one atomic step.
+CLAIM_SCRIPT = """
+local ids = {}
+for _ = 1, tonumber(ARGV[1]) do
+  local id = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+  if not id then break end
+  ids[#ids + 1] = id
+end
+return ids
+"""
+# Put a dead worker's claimed ids back at the head of the queue, oldest first.
+RETURN_SCRIPT = """
+local moved = 0
+while redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT') do moved = moved + 1 end
+return moved
+"""
+
+
+class BatchWorker:
+    def __init__(self, settings: Settings, connection: Redis, sink: Sink, options: TransformOptions) -> None:
+        self.settings = settings
+        self.connection = connection
+        self.sink = sink
+        self.options = options
+        self.queue = queue.event_queue(settings, connection)
+        # Registered with RQ only so that `rq info`, rq-dashboard and `zoom-ingest status` list it.
+        self.registration = SimpleWorker(
+            [self.queue],
+            connection=connection,
+            serializer=queue.SERIALIZER,
+            worker_ttl=settings.worker_ttl_seconds,
+        )
+        self.name = self.registration.name
+        self.inflight = queue.inflight_key(self.queue.name, self.name)
+        self.alive_key = ALIVE_PREFIX + self.name
+        self.claim_script = connection.register_script(CLAIM_SCRIPT)
+        self.return_script = connection.register_script(RETURN_SCRIPT)
+        self.stopping = False
+        self.next_sweep = 0.0
+        sink.while_waiting = self.heartbeat
+
+    def heartbeat(self) -> None:
+        with self.connection.pipeline() as pipe:
+            pipe.set(self.alive_key, 1, ex=self.settings.worker_ttl_seconds)
+            self.registration.heartbeat(pipeline=pipe)
+            pipe.execute()
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        log.info("stopping after the current batch (signal %d)", signum)
+        self.stopping = True
+
+    def run(self, burst: bool = False) -> int:
+        """Work until stopped (or, with burst, until the queue is empty); returns events handled."""
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop_signal, self.request_stop)
+        self.registration.register_birth()
+        self.heartbeat()
+        handled = 0
+        try:
+            while not self.stopping:
+                self.return_orphans()
+                ids = self.claim(wait=not burst)
+                if ids:
+                    self.registration.set_state("busy")
+                    handled += self.process(ids)
+                    self.registration.set_state("idle")
+                elif burst and self.connection.llen(self.queue.key) == 0:
+                    break
+                self.heartbeat()
+        finally:
+            self.registration.register_death()
+            self.connection.delete(self.alive_key)
+        return handled
+
+    def claim(self, wait: bool) -> list[str]:
+        ids: list[str] = []
+        if wait:
+            # Block briefly only while the queue is empty, then heartbeat and look again.
+            first = self.connection.blmove(self.queue.key, self.inflight, 2, "LEFT", "RIGHT")
+            if not isinstance(first, bytes):
+                return []
+            ids.append(first.decode())
+        room = self.settings.batch_size - len(ids)
+        more: list[bytes] = self.claim_script(keys=[self.queue.key, self.inflight], args=[room])
+        ids.extend(item.decode() for item in more)
+        return ids
+
+    def process(self, ids: list[str]) -> int:
+        jobs = Job.fetch_many(ids, connection=self.connection, serializer=queue.SERIALIZER)
+        present = [job for job in jobs if job is not None]
+        outcomes = self.index(present)
+        self.finish(present, outcomes)
+        return len(present)
+
+    def index(self, jobs: list[Job]) -> list[Outcome]:
+        documents: list[tuple[str, dict]] = []
+        foreign: dict[int, Outcome] = {}
+        for position, job in enumerate(jobs):
+            if job.func_name != JOB_FUNCTION or len(job.args) != 2:
+                foreign[position] = IndexingError(f"not a zoom-ingest event job ({job.func_name})")
+                continue
+            body, received_at = job.args
+            document = to_document(
+                body.encode("utf-8", "surrogatepass"), parse_received_at(received_at), self.options
+            )
+            documents.append((document_id(body), document))
+        indexed: Iterator[Outcome] = iter(self.sink.index_many(documents) if documents else [])
+        return [foreign[position] if position in foreign else next(indexed) for position in range(len(jobs))]
+
+    def finish(self, jobs: list[Job], outcomes: list[Outcome]) -> None:
+        """Record every outcome and release the in-flight list in one transaction."""
+        result_ttl = self.settings.result_ttl_seconds
+        with self.connection.pipeline(transaction=True) as pipe:
+            for job, outcome in zip(jobs, outcomes, strict=True):
+                if isinstance(outcome, IndexingError):
+                    log.warning("event %s (%s) failed: %s", job.id, job.meta.get("event"), outcome)
+                    record_job_failure(job, f"{type(outcome).__name__}: {outcome}", pipe)
+                    continue
+                job.set_status(JobStatus.FINISHED, pipeline=pipe)
+                if result_ttl > 0:
+                    pipe.expire(job.key, result_ttl)
+                    job.finished_job_registry.add(job, result_ttl, pipeline=pipe)
+                else:
+                    pipe.delete(job.key)
+            pipe.delete(self.inflight)
+            pipe.execute()
+        failed = sum(isinstance(outcome, IndexingError) for outcome in outcomes)
+        log.info("batch of %d: %d indexed or already there, %d failed", len(jobs), len(jobs) - failed, failed)
+
+    def return_orphans(self) -> None:
+        """Put back what dead workers had claimed; looked at about once per worker TTL."""
+        now = time.monotonic()
+        if now < self.next_sweep:
+            return
+        self.next_sweep = now + self.settings.worker_ttl_seconds / 2
+        prefix = queue.inflight_key(self.queue.name, "")
+        for key in self.connection.scan_iter(match=prefix + "*", count=100):
+            owner = key.decode().removeprefix(prefix)
+            if owner == self.name or self.connection.exists(ALIVE_PREFIX + owner):
+                continue
+            moved = self.return_script(keys=[key, self.queue.key])
+            if moved:
+                log.warning("returned %d events claimed by dead worker %s to the queue", moved, owner)
