@@ -111,6 +111,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_flags(transform, {"--namespace": ELASTICSEARCH_FLAGS["--namespace"]})
 
+    replay = commands.add_parser(
+        "replay",
+        help="requeue failed events (all, by id, by event type, by receive time)",
+        description="Put failed events back on the queue with RQ's own requeue, as `rq requeue` does: "
+        "same job id, body, receive time and description, at the end of the queue. Criteria combine "
+        "with AND; without any, nothing is requeued unless --all is given.",
+    )
+    _add_flags(replay, SETTING_FLAGS)
+    replay.add_argument("job_ids", nargs="*", metavar="JOB_ID", help="failed job ids to requeue")
+    replay.add_argument(
+        "--all", dest="replay_all", action="store_true", help="every failed job (other criteria still apply)"
+    )
+    replay.add_argument(
+        "--event",
+        dest="events",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="event type prefix, e.g. 'meeting.' or 'user.created' (repeat for several)",
+    )
+    replay.add_argument(
+        "--since", metavar="WHEN", help="received at or after WHEN (ISO-8601 date or time; naive = UTC)"
+    )
+    replay.add_argument(
+        "--until", metavar="WHEN", help="received at or before WHEN (a bare date includes that whole day)"
+    )
+    replay.add_argument(
+        "--dry-run", action="store_true", help="list what would be requeued and change nothing"
+    )
+
+    status = commands.add_parser(
+        "status",
+        help="show queue depth, jobs in progress, failures by reason, oldest waiting event, workers",
+        description="Show what the queue holds now. Read-only. --json prints one JSON object for scripts.",
+    )
+    _add_flags(status, SETTING_FLAGS)
+    status.add_argument("--json", dest="as_json", action="store_true", help="one JSON object on stdout")
+    status.add_argument("--verbose", "-v", action="store_true", help="also list each worker and its state")
+
     local = commands.add_parser(
         "local",
         help="run the whole service on this machine: Redis, Elasticsearch, receiver, worker",
@@ -171,6 +210,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"index template installed for {settings.data_stream}")
         elif arguments.command == "transform":
             run_transform(settings, arguments.files, sys.stdout)
+        elif arguments.command == "replay":
+            from shared.replay import run_replay
+
+            return run_replay(
+                settings,
+                arguments.job_ids,
+                events=arguments.events,
+                since=arguments.since,
+                until=arguments.until,
+                everything=arguments.replay_all,
+                dry_run=arguments.dry_run,
+                out=sys.stdout,
+                err=sys.stderr,
+            )
+        elif arguments.command == "status":
+            from shared.status import run_status
+
+            return run_status(
+                settings, as_json=arguments.as_json, verbose=arguments.verbose, out=sys.stdout, err=sys.stderr
+            )
     except ConfigError as error:
         print(f"zoom-ingest: {error}", file=sys.stderr)
         return 2

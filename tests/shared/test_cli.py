@@ -11,6 +11,7 @@ from elasticsearch import Elasticsearch
 
 from shared.cli import build_parser, main
 from shared.services import ElasticsearchNode
+from worker.template import PRIORITY
 
 
 @pytest.fixture(autouse=True)
@@ -97,6 +98,11 @@ def test_transform_enriches_with_the_given_geoip_databases(maxmind_databases: di
 
 
 def test_setup_installs_the_index_template(es_node: ElasticsearchNode, es: Elasticsearch) -> None:
-    es.options(ignore_status=404).indices.delete_index_template(name="logs-zoom.webhook")
+    # An outdated version in place (a template in use by data streams cannot be deleted).
+    es.indices.put_index_template(
+        name="logs-zoom.webhook", index_patterns=["logs-zoom.webhook-*"], data_stream={}, priority=1
+    )
     assert main(["setup", "--es-hosts", es_node.url]) == 0
-    assert es.indices.exists_index_template(name="logs-zoom.webhook")
+    [installed] = es.indices.get_index_template(name="logs-zoom.webhook")["index_templates"]
+    assert installed["index_template"]["priority"] == PRIORITY
+    assert "zoom" in installed["index_template"]["template"]["mappings"]["properties"]
