@@ -31,7 +31,7 @@ _EVENT_NAME_LIMIT = 100
 def connect(settings: Settings, *, socket_timeout: float | None = 5.0) -> Redis:
     """A Redis client that fails fast instead of hanging a request while Redis is away.
 
-    Workers pass socket_timeout=None: they block on the queue for longer than any fixed timeout.
+    Workers, which block on the queue for a few seconds at a time, pass a longer socket_timeout.
     """
     return Redis.from_url(
         settings.redis_url,

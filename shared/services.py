@@ -107,6 +107,7 @@ class RedisServer:
         _stop(self.process)
 
     def kill(self) -> None:
+        """SIGKILL, as a crash: what is acknowledged must already be in the append-only file."""
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()

@@ -10,12 +10,16 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from elasticsearch import Elasticsearch
+from redis import Redis
 
 from receiver.authentication import sign
+from shared import queue
+from shared.config import load_settings
 from shared.services import free_port, wait_for_port
 
 TOKEN = "test-secret-token"
@@ -144,3 +148,26 @@ def send_concurrently(url: str, requests: list[bytes], connections: int) -> list
 
     asyncio.run(run())
     return statuses
+
+
+def enqueue_directly(redis_url: str, bodies: list[bytes], chunk: int = 1000) -> None:
+    """Put events on the queue as the receiver does, without HTTP: for streams of thousands."""
+    settings = load_settings(redis_url=redis_url)
+    connection = Redis.from_url(redis_url)
+    event_queue = queue.event_queue(settings, connection)
+    now = datetime.now(UTC)
+    for start in range(0, len(bodies), chunk):
+        with connection.pipeline() as pipe:
+            for body in bodies[start : start + chunk]:
+                queue.enqueue_event(
+                    event_queue, settings, body.decode(), json.loads(body)["event"], now, pipe
+                )
+            pipe.execute()
+
+
+def count_documents(es: Elasticsearch, namespace: str) -> int:
+    index = f"logs-zoom.webhook-{namespace}"
+    if not es.indices.exists(index=index):
+        return 0
+    es.indices.refresh(index=index)
+    return int(es.count(index=index)["count"])

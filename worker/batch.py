@@ -16,6 +16,7 @@ come from the events, so Elasticsearch reports the ones already written as dupli
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import time
@@ -23,6 +24,7 @@ from collections.abc import Iterator
 from types import FrameType
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
 from rq.job_lifecycle import record_job_failure
@@ -95,21 +97,41 @@ class BatchWorker:
         self.registration.register_birth()
         self.heartbeat()
         handled = 0
+        pause = 1.0
         try:
             while not self.stopping:
-                self.return_orphans()
-                ids = self.claim(wait=not burst)
-                if ids:
-                    self.registration.set_state("busy")
-                    handled += self.process(ids)
-                    self.registration.set_state("idle")
-                elif burst and self.connection.llen(self.queue.key) == 0:
-                    break
-                self.heartbeat()
+                try:
+                    self.return_orphans()
+                    ids = self.claim(wait=not burst)
+                    if ids:
+                        self.registration.set_state("busy")
+                        handled += self.process(ids)
+                        self.registration.set_state("idle")
+                    elif burst and self.connection.llen(self.queue.key) == 0:
+                        break
+                    self.heartbeat()
+                    pause = 1.0
+                except RedisError as failure:
+                    log.warning(
+                        "redis unavailable (%s), trying again in %.0fs", type(failure).__name__, pause
+                    )
+                    time.sleep(pause)
+                    pause = min(pause * 2, 30.0)
+                    self.reclaim_own()
         finally:
-            self.registration.register_death()
-            self.connection.delete(self.alive_key)
+            with contextlib.suppress(RedisError):
+                self.registration.register_death()
+                self.connection.delete(self.alive_key)
         return handled
+
+    def reclaim_own(self) -> None:
+        """After losing Redis mid-batch we cannot know what was recorded: put this worker's claimed
+        ids back on the queue (re-indexing finds the written ones as duplicates)."""
+        with contextlib.suppress(RedisError):
+            self.heartbeat()
+            moved = self.return_script(keys=[self.inflight, self.queue.key])
+            if moved:
+                log.warning("put %d claimed events back on the queue after losing redis", moved)
 
     def claim(self, wait: bool) -> list[str]:
         ids: list[str] = []

@@ -38,6 +38,6 @@ def run_worker(*, burst: bool = False) -> int:
     settings = current.settings
     install_template_when_reachable(current.sink)
     log.info("index template installed; writing to data stream %s", settings.data_stream)
-    connection = queue.connect(settings, socket_timeout=None)
+    connection = queue.connect(settings, socket_timeout=30.0)
     worker = BatchWorker(settings, connection, current.sink, current.options)
     return worker.run(burst=burst)

@@ -1,0 +1,107 @@
+"""A small fault-injecting HTTP proxy to put in front of the real Elasticsearch node."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+
+
+class FaultProxy:
+    """Forwards everything to `upstream`, except that a share of bulk requests get a 429 as from an
+    overloaded cluster (es_rejected_execution_exception)."""
+
+    def __init__(self, upstream: str, bulk_rejection_ratio: float = 0.0, seed: int = 7) -> None:
+        self.upstream = urlsplit(upstream)
+        self.bulk_rejection_ratio = bulk_rejection_ratio
+        self.random = random.Random(seed)
+        self.rejected = 0
+        self.forwarded_bulks = 0
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> FaultProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _should_reject(self, path: str) -> bool:
+        if "_bulk" not in path:
+            return False
+        with self.lock:
+            reject = self.random.random() < self.bulk_rejection_ratio
+            if reject:
+                self.rejected += 1
+            else:
+                self.forwarded_bulks += 1
+            return reject
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _relay(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else None
+                if proxy._should_reject(self.path):
+                    payload = json.dumps(
+                        {
+                            "error": {
+                                "type": "es_rejected_execution_exception",
+                                "reason": "injected by FaultProxy",
+                            },
+                            "status": 429,
+                        }
+                    ).encode()
+                    self._answer(
+                        429,
+                        [("content-type", "application/json"), ("x-elastic-product", "Elasticsearch")],
+                        payload,
+                    )
+                    return
+                upstream = http.client.HTTPConnection(
+                    proxy.upstream.hostname, proxy.upstream.port, timeout=60
+                )
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+                    upstream.request(self.command, self.path, body=body, headers=headers)
+                    response = upstream.getresponse()
+                    payload = response.read()
+                    kept = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP]
+                    self._answer(response.status, kept, payload)
+                except OSError:
+                    self._answer(502, [("content-type", "text/plain")], b"upstream unreachable")
+                finally:
+                    upstream.close()
+
+            def _answer(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _relay
+
+        return Handler
