@@ -1,0 +1,128 @@
+"""The batch worker on real Redis and Elasticsearch: per-event outcomes from one bulk request."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from elasticsearch import Elasticsearch
+from redis import Redis
+from rq import Queue
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
+
+from shared.config import Settings, load_settings
+from shared.queue import INFLIGHT_PREFIX, SERIALIZER, event_queue, inflight_key
+from shared.services import ElasticsearchNode, RedisServer
+from tests.support import count_documents, enqueue_directly, event_body
+from worker.batch import BatchWorker
+from worker.job import transform_options
+from worker.sink import Sink
+
+
+@pytest.fixture
+def settings(redis_server: RedisServer, es_node: ElasticsearchNode, namespace: str) -> Settings:
+    return load_settings(
+        redis_url=redis_server.url, es_hosts=es_node.url, namespace=namespace, batch_size=100
+    )
+
+
+@pytest.fixture
+def worker(settings: Settings, redis: Redis) -> Iterator[BatchWorker]:
+    sink = Sink(settings)
+    sink.install_template()
+    yield BatchWorker(settings, redis, sink, transform_options(settings))
+
+
+def meeting(number: int, **extra: object) -> bytes:
+    return event_body("meeting.created", object={"id": number, "uuid": f"u{number}", "host_id": "h", **extra})
+
+
+def failed_jobs(redis: Redis) -> list[Job]:
+    registry = FailedJobRegistry("zoom-webhooks", connection=redis, serializer=SERIALIZER)
+    return [job for job in Job.fetch_many(registry.get_job_ids(), redis, SERIALIZER) if job is not None]
+
+
+def test_batch_records_each_event_as_a_finished_rq_job(
+    worker: BatchWorker, redis: Redis, redis_server: RedisServer, es: Elasticsearch, namespace: str
+) -> None:
+    enqueue_directly(redis_server.url, [meeting(n) for n in range(250)])
+    assert worker.run(burst=True) == 250
+    assert count_documents(es, namespace) == 250
+    finished = FinishedJobRegistry("zoom-webhooks", connection=redis, serializer=SERIALIZER)
+    assert finished.count == 250
+    job = Job.fetch(finished.get_job_ids()[0], connection=redis, serializer=SERIALIZER)
+    assert job.get_status() == JobStatus.FINISHED
+    assert redis.llen(worker.inflight) == 0
+    assert Queue("zoom-webhooks", connection=redis).count == 0
+
+
+def test_poison_event_fails_alone_and_replays_once_fixed(
+    worker: BatchWorker,
+    settings: Settings,
+    redis: Redis,
+    redis_server: RedisServer,
+    es: Elasticsearch,
+    namespace: str,
+) -> None:
+    index = f"logs-zoom.webhook-{namespace}"
+    enqueue_directly(redis_server.url, [meeting(n) for n in range(10)])
+    worker.run(burst=True)
+    # An operator limit the next event will exceed: it brings 40 fields nobody has seen.
+    es.indices.put_settings(index=index, settings={"index.mapping.total_fields.limit": 220})
+    poison = meeting(999, **{f"custom_field_{n}": "x" for n in range(40)})
+    batch = [meeting(n) for n in range(10, 30)]
+    enqueue_directly(redis_server.url, [*batch[:10], poison, *batch[10:]])
+    worker.run(burst=True)
+
+    assert count_documents(es, namespace) == 30  # the rest of its batch was indexed
+    [job] = failed_jobs(redis)
+    assert json.loads(job.args[0]) == json.loads(poison)
+    reason = job.latest_result().exc_string
+    assert "Limit of total fields [220]" in reason
+
+    # Fix the cause, replay, and the event is indexed.
+    es.indices.put_settings(index=index, settings={"index.mapping.total_fields.limit": 2000})
+    replay = [sys.executable, "-m", "shared.cli", "replay", "--all", "--redis-url", redis_server.url]
+    assert "requeued 1" in subprocess.run(replay, check=True, capture_output=True, text=True).stdout.lower()
+    worker.run(burst=True)
+    assert count_documents(es, namespace) == 31
+    assert failed_jobs(redis) == []
+
+
+def test_job_that_is_not_ours_fails_alone_with_its_reason(
+    worker: BatchWorker,
+    settings: Settings,
+    redis: Redis,
+    redis_server: RedisServer,
+    es: Elasticsearch,
+    namespace: str,
+) -> None:
+    queue = event_queue(settings, redis)
+    queue.enqueue_call("os.getcwd", description="someone else's job")
+    enqueue_directly(redis_server.url, [meeting(1)])
+    worker.run(burst=True)
+    assert count_documents(es, namespace) == 1
+    [job] = failed_jobs(redis)
+    assert "not a zoom-ingest event job" in job.latest_result().exc_string
+
+
+def test_events_claimed_by_a_dead_worker_go_back_to_the_queue(
+    worker: BatchWorker, settings: Settings, redis: Redis, redis_server: RedisServer
+) -> None:
+    enqueue_directly(redis_server.url, [meeting(n) for n in range(5)])
+    queue = event_queue(settings, redis)
+    dead, alive = inflight_key(queue.name, "dead-worker"), inflight_key(queue.name, "busy-worker")
+    # Claims made as a worker does: moved off the queue into in-flight lists.
+    redis.lmove(queue.key, dead, "LEFT", "RIGHT")
+    redis.lmove(queue.key, dead, "LEFT", "RIGHT")
+    redis.lmove(queue.key, alive, "LEFT", "RIGHT")
+    redis.set("zoom-ingest:alive:busy-worker", 1, ex=60)
+    first_two = redis.lrange(dead, 0, -1)
+    worker.return_orphans()
+    assert redis.llen(dead) == 0 and redis.llen(alive) == 1
+    assert redis.lrange(queue.key, 0, 1) == first_two  # back at the head, in order
+    assert sorted(key.decode() for key in redis.scan_iter(match=INFLIGHT_PREFIX + "*")) == [alive]
