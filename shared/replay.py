@@ -22,7 +22,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from shared.config import Settings
-from shared.status import (
+from shared.registry import (
     REDIS_ERRORS,
     chunks,
     failure_line,

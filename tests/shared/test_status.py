@@ -17,8 +17,9 @@ from rq.job_lifecycle import record_job_failure
 from shared import queue
 from shared.cli import main
 from shared.config import Settings, load_settings
+from shared.registry import failure_line, failure_reason, redacted_url
 from shared.services import RedisServer, free_port
-from shared.status import failure_line, failure_reason, format_age, redacted_url
+from shared.status import format_age
 from worker.job import context
 
 QUEUE = "zoom-webhooks"
