@@ -68,7 +68,13 @@ class WebhookEndpoint:
 
     def reject(self, request: Request, status: int, reason: str) -> JSONResponse:
         client = request.client.host if request.client else "-"
-        log.warning("rejected webhook: status=%s reason=%s client=%s", status, reason, client)
+        log.warning(
+            "rejected webhook: status=%s reason=%s client=%s",
+            status,
+            reason,
+            client,
+            extra={"client.ip": client, "http.response.status_code": status, "event.reason": reason},
+        )
         return error(status, reason)
 
     async def handle(self, request: Request) -> Response:

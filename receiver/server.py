@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import uvicorn
+from starlette.applications import Starlette
 
 from receiver.app import create_app
-from shared.config import Settings
+from shared import logs
+from shared.config import Settings, load_settings
+
+
+def build() -> Starlette:
+    """The app of one uvicorn worker process, configured from the environment."""
+    settings = load_settings()
+    logs.configure(settings.log_level, settings.log_format)
+    return create_app(settings)
 
 
 def serve(settings: Settings, workers: int = 1) -> None:
@@ -13,7 +22,7 @@ def serve(settings: Settings, workers: int = 1) -> None:
     create_app(settings)
     uvicorn.run(
         # Each uvicorn worker builds its own app from the (flag-updated) environment.
-        "receiver.app:create_app",
+        "receiver.server:build",
         factory=True,
         host=settings.listen_host,
         port=settings.listen_port,
@@ -26,4 +35,8 @@ def serve(settings: Settings, workers: int = 1) -> None:
         # Let in-flight enqueues finish on shutdown instead of dropping acknowledged work.
         timeout_graceful_shutdown=10,
         access_log=False,
+        # Logging is ours (shared/logs.py), in every worker process.
+        log_config=None,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -16,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from shared import logs
 from shared.config import ConfigError, Settings, env_name, load_settings
 
 SETTING_FLAGS: dict[str, tuple[str, str]] = {
@@ -52,7 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="zoom-ingest",
         description="Zoom webhooks into Elasticsearch: receiver -> Redis (RQ) -> worker -> data stream.",
     )
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    parser.add_argument(
+        "--log-level",
+        dest="setting_log_level",
+        metavar="LEVEL",
+        help="DEBUG, INFO, WARNING or ERROR (ZOOM_INGEST_LOG_LEVEL, default INFO)",
+    )
+    parser.add_argument(
+        "--log-format",
+        dest="setting_log_format",
+        choices=("auto", "ecs", "human"),
+        help="ECS JSON lines, human text, or auto: human on a terminal (ZOOM_INGEST_LOG_FORMAT)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     receiver = commands.add_parser(
@@ -186,15 +197,13 @@ def run_transform(settings: Settings, paths: Sequence[str], out: IO[str]) -> Non
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=arguments.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
+        settings = _apply_flags(arguments)
+        logs.configure(settings.log_level, settings.log_format)
         if arguments.command == "local":
             from shared.local import run_local
 
             return run_local(arguments.data_dir, arguments.port, arguments.es_port, arguments.redis_port)
-        settings = _apply_flags(arguments)
         if arguments.command == "receiver":
             from receiver.server import serve
 

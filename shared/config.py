@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     tls_certfile: Path | None = None
     tls_keyfile: Path | None = None
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # addresses or networks, "*" for any); empty = none, the peer address is the client.
+    trusted_proxies: CommaList = Field(default_factory=list)
+
+    # Every process
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "ecs", "human"] = "auto"
+    # Worker metrics (Prometheus) on this port; 0 = off. The receiver serves /metrics itself.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
     # Elasticsearch (worker)
     es_hosts: CommaList = Field(default_factory=lambda: ["http://localhost:9200"])
@@ -82,7 +91,14 @@ class Settings(BaseSettings):
     geoip_city_db: Path | None = None
     geoip_asn_db: Path | None = None
 
-    _split = field_validator("secret_tokens", "es_hosts", "tags", mode="before")(_split_commas)
+    _split = field_validator("secret_tokens", "es_hosts", "tags", "trusted_proxies", mode="before")(
+        _split_commas
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("webhook_path")
     @classmethod
