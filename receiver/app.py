@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from receiver.authentication import AuthenticationError, Authenticator, crc_answer
 from receiver.commit import GroupCommit, QueueFull
+from receiver.metrics import CountRequests, EnqueueTimer, metrics, set_outcome
 from shared import queue
 from shared.config import ConfigError, Settings, load_settings
 
@@ -35,6 +36,7 @@ log = logging.getLogger("zoom_ingest.receiver")
 URL_VALIDATION_EVENT = "endpoint.url_validation"
 # Zoom ignores Retry-After today; other senders and proxies honour it.
 RETRY_AFTER_SECONDS = "5"
+OUTCOME_BY_REJECTION = {400: "bad_request", 401: "unauthorized", 415: "unsupported_media_type"}
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -68,6 +70,7 @@ class WebhookEndpoint:
 
     def reject(self, request: Request, status: int, reason: str) -> JSONResponse:
         client = request.client.host if request.client else "-"
+        set_outcome(request, OUTCOME_BY_REJECTION.get(status, f"http_{status}"))
         log.warning(
             "rejected webhook: status=%s reason=%s client=%s",
             status,
@@ -94,15 +97,19 @@ class WebhookEndpoint:
             return self.url_validation(request, parsed, token)
         received_at = datetime.now(UTC)
         try:
-            await self.commit.submit(text, event, received_at)
+            with EnqueueTimer():
+                await self.commit.submit(text, event, received_at)
         except QueueFull:
+            set_outcome(request, "queue_full")
             log.warning(
                 "refused webhook %s: more than %d events waiting", event[:100], self.settings.max_queued
             )
             return error(503, "too many events waiting, retry later", {"Retry-After": RETRY_AFTER_SECONDS})
         except RedisError as failure:
+            set_outcome(request, "redis_unavailable")
             log.error("could not enqueue webhook %s: %s", event[:100], type(failure).__name__)
             return error(503, "queue unavailable, retry later", {"Retry-After": RETRY_AFTER_SECONDS})
+        set_outcome(request, "accepted")
         return JSONResponse({"status": "queued"})
 
     def url_validation(self, request: Request, parsed: dict[str, Any], token: bytes | None) -> Response:
@@ -112,6 +119,7 @@ class WebhookEndpoint:
         plain_token = payload.get("plainToken") if isinstance(payload, dict) else None
         if not isinstance(plain_token, str) or not plain_token:
             return self.reject(request, 400, "URL validation without a payload.plainToken")
+        set_outcome(request, "url_validation")
         return JSONResponse(crc_answer(plain_token, token))
 
 
@@ -183,9 +191,10 @@ def create_app(settings: Settings | None = None, redis: Redis | None = None) -> 
         ),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readiness(redis), methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
     ]
     return Starlette(
         routes=routes,
         exception_handlers={HTTPException: http_error},
-        middleware=[Middleware(JSONTooLarge)],
+        middleware=[Middleware(CountRequests, path=settings.webhook_path), Middleware(JSONTooLarge)],
     )

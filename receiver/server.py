@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import uvicorn
 from starlette.applications import Starlette
 
@@ -20,6 +23,9 @@ def build() -> Starlette:
 def serve(settings: Settings, workers: int = 1) -> None:
     # Fail here, with the settings error, before uvicorn forks workers that would each fail alone.
     create_app(settings)
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Worker processes count into files here; /metrics in any of them sums them all.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="zoom-ingest-metrics-")
     uvicorn.run(
         # Each uvicorn worker builds its own app from the (flag-updated) environment.
         "receiver.server:build",

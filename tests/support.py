@@ -105,9 +105,9 @@ def running(
 
 
 @contextmanager
-def running_receiver(environment: dict[str, str], log: Path) -> Iterator[str]:
+def running_receiver(environment: dict[str, str], log: Path, workers: int = 1) -> Iterator[str]:
     port = free_port()
-    with running(["receiver", "--port", str(port)], environment, log):
+    with running(["receiver", "--port", str(port), "--workers", str(workers)], environment, log):
         wait_for_port(port, 30)
         yield f"http://127.0.0.1:{port}"
 

@@ -21,6 +21,7 @@ import logging
 import signal
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from types import FrameType
 
 from redis import Redis
@@ -32,6 +33,7 @@ from rq.job_lifecycle import record_job_failure
 from shared import queue
 from shared.config import Settings
 from shared.queue import JOB_FUNCTION, parse_received_at
+from worker import metrics
 from worker.job import document_id
 from worker.sink import IndexingError, Outcome, Sink
 from worker.transform import TransformOptions, to_document
@@ -149,6 +151,7 @@ class BatchWorker:
     def process(self, ids: list[str]) -> int:
         jobs = Job.fetch_many(ids, connection=self.connection, serializer=queue.SERIALIZER)
         present = [job for job in jobs if job is not None]
+        metrics.BATCH_SIZE.observe(len(present))
         outcomes = self.index(present)
         self.finish(present, outcomes)
         return len(present)
@@ -158,7 +161,8 @@ class BatchWorker:
         foreign: dict[int, Outcome] = {}
         for position, job in enumerate(jobs):
             if job.func_name != JOB_FUNCTION or len(job.args) != 2:
-                foreign[position] = IndexingError(f"not a zoom-ingest event job ({job.func_name})")
+                reason = f"not a zoom-ingest event job ({job.func_name})"
+                foreign[position] = IndexingError(reason, kind="not_an_event_job")
                 continue
             body, received_at = job.args
             document = to_document(
@@ -171,12 +175,16 @@ class BatchWorker:
     def finish(self, jobs: list[Job], outcomes: list[Outcome]) -> None:
         """Record every outcome and release the in-flight list in one transaction."""
         result_ttl = self.settings.result_ttl_seconds
+        now = datetime.now(UTC)
         with self.connection.pipeline(transaction=True) as pipe:
             for job, outcome in zip(jobs, outcomes, strict=True):
                 if isinstance(outcome, IndexingError):
                     log.warning("event %s (%s) failed: %s", job.id, job.meta.get("event"), outcome)
                     record_job_failure(job, f"{type(outcome).__name__}: {outcome}", pipe)
+                    metrics.FAILED.labels(outcome.kind).inc()
                     continue
+                (metrics.INDEXED if outcome == "created" else metrics.DUPLICATES).inc()
+                metrics.LAG_SECONDS.observe((now - parse_received_at(job.args[1])).total_seconds())
                 job.set_status(JobStatus.FINISHED, pipeline=pipe)
                 if result_ttl > 0:
                     pipe.expire(job.key, result_ttl)

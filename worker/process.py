@@ -13,6 +13,7 @@ import time
 from shared import queue
 from worker.batch import BatchWorker
 from worker.job import context
+from worker.metrics import serve_metrics
 from worker.sink import Sink, is_transient
 
 log = logging.getLogger("zoom_ingest.worker")
@@ -36,6 +37,9 @@ def run_worker(*, burst: bool = False) -> int:
     """Returns the number of events handled."""
     current = context()
     settings = current.settings
+    if settings.metrics_port:
+        serve_metrics(settings.listen_host, settings.metrics_port)
+        log.info("metrics on http://%s:%d/metrics", settings.listen_host, settings.metrics_port)
     install_template_when_reachable(current.sink)
     log.info("index template installed; writing to data stream %s", settings.data_stream)
     connection = queue.connect(settings, socket_timeout=30.0)

@@ -28,6 +28,7 @@ from tenacity import (
 )
 
 from shared.config import Settings
+from worker import metrics
 from worker.template import TEMPLATE_NAME, index_template
 from worker.transform.times import format_timestamp
 
@@ -39,9 +40,11 @@ TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 class IndexingError(Exception):
     """Why one document was not written. The message is what operators see in the failed registry."""
 
-    def __init__(self, reason: str, transient: bool = False) -> None:
+    def __init__(self, reason: str, transient: bool = False, kind: str | None = None) -> None:
         super().__init__(reason)
         self.transient = transient
+        # For metrics: refused for good, or still unavailable when retries ran out.
+        self.kind = kind or ("unavailable" if transient else "rejected")
 
 
 Outcome = Literal["created", "duplicate"] | IndexingError
@@ -115,6 +118,7 @@ class Sink:
 
     def _before_sleep(self, state: RetryCallState) -> None:
         _log_retry(state)
+        metrics.RETRIES.inc()
         self.while_waiting()
 
     def install_template(self) -> None:

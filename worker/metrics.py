@@ -1,0 +1,31 @@
+"""Prometheus metrics of a worker process, served on ZOOM_INGEST_METRICS_PORT when it is set."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram, start_http_server
+
+INDEXED = Counter("zoom_ingest_events_indexed", "Events written to Elasticsearch")
+DUPLICATES = Counter(
+    "zoom_ingest_events_duplicate", "Events already in Elasticsearch (redelivered by Zoom or replayed)"
+)
+FAILED = Counter(
+    "zoom_ingest_events_failed",
+    "Events moved to the failed registry: rejected (refused for good by Elasticsearch), "
+    "unavailable (retries exhausted), not_an_event_job",
+    ["reason"],
+)
+RETRIES = Counter("zoom_ingest_es_retries", "Elasticsearch requests retried after a transient failure")
+BATCH_SIZE = Histogram(
+    "zoom_ingest_bulk_batch_size",
+    "Events per bulk request",
+    buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
+)
+LAG_SECONDS = Histogram(
+    "zoom_ingest_lag_seconds",
+    "Time from the receiver accepting an event to the worker having it indexed",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400),
+)
+
+
+def serve_metrics(host: str, port: int) -> None:
+    start_http_server(port, addr=host)
