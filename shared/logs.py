@@ -28,9 +28,13 @@ def configure(level: str = "INFO", style: str = "auto") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Libraries that install their own handlers would print twice, in another format.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "rq.worker"):
+    for name in ("uvicorn", "uvicorn.error", "rq.worker"):
         library = logging.getLogger(name)
         library.handlers[:] = []
         library.propagate = True
+    # A line per accepted webhook is noise at Zoom's volumes; refusals get a line of our own.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:] = []
+    access.propagate = False
     # One line per Elasticsearch request is noise at INFO.
     logging.getLogger("elastic_transport.transport").setLevel(max(root.level, logging.WARNING))
