@@ -44,3 +44,23 @@ def test_refusals_are_logged_as_ecs_with_reason_and_client_but_no_secrets(
         forged["x-zm-signature"],
     ):
         assert secret not in text
+
+
+def refusal_addresses(log: Path) -> list[str]:
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    return [line["client"]["ip"] for line in lines if line["message"].startswith("rejected webhook")]
+
+
+def test_client_address_behind_a_trusted_proxy(
+    tmp_path: Path, redis_server: RedisServer, redis: Redis
+) -> None:
+    body = event_body()
+    headers = signed_headers(body, token="wrong") | {"x-forwarded-for": "203.0.113.9"}
+    for trusted, expected in (("127.0.0.1", "203.0.113.9"), ("", "127.0.0.1")):
+        environment = service_environment(redis_server.url, "http://127.0.0.1:9", "default", log_format="ecs",
+                                          trusted_proxies=trusted)  # fmt: skip
+        log = tmp_path / f"receiver-{trusted or 'none'}.log"
+        with running_receiver(environment, log) as url:
+            assert httpx.post(f"{url}/zoom-webhook", content=body, headers=headers).status_code == 401
+        # Only a configured proxy may say who the client is; anyone else could forge the header.
+        assert refusal_addresses(log) == [expected]
