@@ -130,12 +130,16 @@ class Settings(BaseSettings):
             raise ValueError("ZOOM_INGEST_AUTH_HEADER and ZOOM_INGEST_AUTH_VALUE must be set together")
         if (self.tls_certfile is None) != (self.tls_keyfile is None):
             raise ValueError("ZOOM_INGEST_TLS_CERTFILE and ZOOM_INGEST_TLS_KEYFILE must be set together")
+        for name, path in (("TLS_CERTFILE", self.tls_certfile), ("TLS_KEYFILE", self.tls_keyfile)):
+            if path is not None and not path.is_file():
+                raise ValueError(f"ZOOM_INGEST_{name}: no such file {path}")
         if (self.es_username is None) != (self.es_password is None):
             raise ValueError("ZOOM_INGEST_ES_USERNAME and ZOOM_INGEST_ES_PASSWORD must be set together")
-        if self.worker_ttl_seconds <= self.es_request_timeout_seconds:
+        # A worker heartbeats between attempts: one request plus one backoff pause (<= 10 s) apart.
+        if self.worker_ttl_seconds <= self.es_request_timeout_seconds + 10:
             raise ValueError(
-                "ZOOM_INGEST_WORKER_TTL_SECONDS must exceed ZOOM_INGEST_ES_REQUEST_TIMEOUT_SECONDS, "
-                "or a worker waiting on one slow request is taken for dead"
+                "ZOOM_INGEST_WORKER_TTL_SECONDS must exceed ZOOM_INGEST_ES_REQUEST_TIMEOUT_SECONDS by more "
+                "than 10 s, or a worker waiting on a slow request is taken for dead"
             )
         if self.es_retry_seconds >= self.job_timeout_seconds:
             raise ValueError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,6 +29,15 @@ def _secret_token(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -44,6 +54,10 @@ def run_local(data_dir: Path, port: int, es_port: int, redis_port: int) -> int:
             f"Secret token for signing test requests: see {data_dir / 'secret-token'}. "
             "Set ZOOM_INGEST_SECRET_TOKENS to your Zoom app's Secret Token to receive real events."
         )
+    for name, wanted in (("--port", port), ("--es-port", es_port), ("--redis-port", redis_port)):
+        if not port_is_free(wanted):
+            print(f"zoom-ingest local: port {wanted} ({name}) is in use; choose another with {name}")
+            return 2
     redis = RedisServer(data_dir / "redis", port=redis_port)
     elasticsearch = ElasticsearchNode(data_dir / "elasticsearch", http_port=es_port, heap="1g")
     children: list[subprocess.Popen[bytes]] = []
@@ -63,6 +77,8 @@ def run_local(data_dir: Path, port: int, es_port: int, redis_port: int) -> int:
         children.append(subprocess.Popen([*command, "worker"], env=environment))
         children.append(subprocess.Popen([*command, "receiver"], env=environment))
         wait_for_port(port, 30)
+        if any(child.poll() is not None for child in children):
+            return 1
         path = environment.get(env_name("webhook_path"), "/zoom-webhook")
         print(f"zoom-ingest is up: POST http://127.0.0.1:{port}{path} ; documents in {elasticsearch.url}")
         while all(child.poll() is None for child in children):
@@ -71,6 +87,9 @@ def run_local(data_dir: Path, port: int, es_port: int, redis_port: int) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        # A second Ctrl-C or SIGTERM must not cut the clean-up short and leave servers running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in children:
             child.send_signal(signal.SIGINT)
         for child in children:

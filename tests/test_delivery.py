@@ -30,7 +30,7 @@ from worker.job import document_id
 
 QUEUE = "zoom-webhooks"
 # Short enough that a dead worker's events come back within seconds in these tests.
-FAST_RECOVERY = {"worker_ttl_seconds": "6", "es_request_timeout_seconds": "5", "batch_size": "200"}
+FAST_RECOVERY = {"worker_ttl_seconds": "16", "es_request_timeout_seconds": "5", "batch_size": "200"}
 
 
 def stream(count: int, event: str = "meeting.participant_joined") -> list[bytes]:
@@ -154,6 +154,31 @@ def test_elasticsearch_down_for_a_minute_then_backlog_drains(
             es_node.start()
         wait_for(lambda: count_documents(es, namespace) == 500, timeout=240, what="the backlog")
     assert failed(redis) == 0
+
+
+def test_worker_started_before_elasticsearch_waits_for_it(
+    tmp_path: Path,
+    redis_server: RedisServer,
+    redis: Redis,
+    es_node: ElasticsearchNode,
+    es: Elasticsearch,
+    namespace: str,
+) -> None:
+    environment = service_environment(redis_server.url, es_node.url, namespace)
+    es_node.stop()
+    try:
+        with running(["worker"], environment, tmp_path / "worker.log") as worker:
+            enqueue_directly(redis_server.url, stream(10, "zoomroom.checked_in"))
+            wait_for(
+                lambda: "not reachable yet" in (tmp_path / "worker.log").read_text(),
+                what="the worker to wait",
+            )
+            es_node.start()
+            wait_for(lambda: count_documents(es, namespace) == 10, timeout=60, what="the events")
+            assert worker.poll() is None
+    finally:
+        if es_node.process is None or es_node.process.poll() is not None:
+            es_node.start()
 
 
 def test_elasticsearch_rejecting_most_bulk_requests_loses_nothing(

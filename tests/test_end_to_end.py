@@ -113,7 +113,8 @@ def test_event_waits_out_an_elasticsearch_outage(
 ) -> None:
     environment = stack.environment | {"ZOOM_INGEST_ES_RETRY_SECONDS": "150"}
     with running(["worker"], environment, stack.logs / "worker.log"):
-        wait_for(lambda: es.indices.exists_index_template(name="logs-zoom.webhook"), what="template")
+        log = stack.logs / "worker.log"
+        wait_for(lambda: "index template installed" in log.read_text(), what="the worker to start")
         es_node.stop()
         try:
             body = event_body("meeting.ended", object={"id": 42, "uuid": "outage"})

@@ -80,7 +80,6 @@ class BatchWorker:
         self.return_script = connection.register_script(RETURN_SCRIPT)
         self.stopping = False
         self.next_sweep = 0.0
-        sink.while_waiting = self.heartbeat
 
     def heartbeat(self) -> None:
         with self.connection.pipeline() as pipe:
@@ -92,12 +91,16 @@ class BatchWorker:
         log.info("stopping after the current batch (signal %d)", signum)
         self.stopping = True
 
-    def run(self, burst: bool = False) -> int:
-        """Work until stopped (or, with burst, until the queue is empty); returns events handled."""
+    def install_signal_handlers(self) -> None:
         for stop_signal in (signal.SIGTERM, signal.SIGINT):
             signal.signal(stop_signal, self.request_stop)
+
+    def run(self, burst: bool = False) -> int:
+        """Work until stopped (or, with burst, until the queue is empty); returns events handled."""
         self.registration.register_birth()
         self.heartbeat()
+        # Retries can take a while; keep proving this worker is alive (only once it is registered).
+        self.sink.while_waiting = self.heartbeat
         handled = 0
         pause = 1.0
         try:

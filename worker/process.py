@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from shared import queue
 from worker.batch import BatchWorker
@@ -19,29 +20,33 @@ from worker.sink import Sink, is_transient
 log = logging.getLogger("zoom_ingest.worker")
 
 
-def install_template_when_reachable(sink: Sink, pause_seconds: float = 5.0) -> None:
+def install_template_when_reachable(sink: Sink, stopping: Callable[[], bool], pause: float = 5.0) -> bool:
     """Documents must never be indexed without our mappings, and a worker usually starts alongside
-    (or before) Elasticsearch: wait for the cluster instead of exiting."""
-    while True:
+    (or before) Elasticsearch: wait for the cluster instead of exiting. False if stopped meanwhile."""
+    while not stopping():
         try:
-            sink.install_template()
-            return
+            sink.put_template()
+            return True
         except Exception as error:
             if not is_transient(error):
                 raise
             log.warning("elasticsearch not reachable yet, waiting to install the index template")
-            time.sleep(pause_seconds)
+            time.sleep(pause)
+    return False
 
 
 def run_worker(*, burst: bool = False) -> int:
     """Returns the number of events handled."""
     current = context()
     settings = current.settings
+    connection = queue.connect(settings, socket_timeout=30.0)
+    worker = BatchWorker(settings, connection, current.sink, current.options)
+    # From here on SIGTERM/SIGINT mean "stop after the current step", even while still starting.
+    worker.install_signal_handlers()
     if settings.metrics_port:
         serve_metrics(settings.listen_host, settings.metrics_port)
         log.info("metrics on http://%s:%d/metrics", settings.listen_host, settings.metrics_port)
-    install_template_when_reachable(current.sink)
+    if not install_template_when_reachable(current.sink, lambda: worker.stopping):
+        return 0
     log.info("index template installed; writing to data stream %s", settings.data_stream)
-    connection = queue.connect(settings, socket_timeout=30.0)
-    worker = BatchWorker(settings, connection, current.sink, current.options)
     return worker.run(burst=burst)

@@ -111,7 +111,8 @@ class Sink:
         return Retrying(
             retry=retry_if_exception(is_transient),
             stop=stop_after_delay(self.settings.es_retry_seconds),
-            wait=wait_random_exponential(multiplier=0.5, max=30),
+            # Capped so a worker heartbeats (between attempts) well within its TTL.
+            wait=wait_random_exponential(multiplier=0.5, max=10),
             before_sleep=self._before_sleep,
             reraise=True,
         )
@@ -122,20 +123,22 @@ class Sink:
         self.while_waiting()
 
     def install_template(self) -> None:
-        """Create or update the index template (idempotent)."""
+        """Create or update the index template (idempotent), retrying transient failures."""
         for attempt in self.retrying():
             with attempt:
-                try:
-                    self.client.indices.put_index_template(name=TEMPLATE_NAME, **index_template())
-                except BadRequestError as error:
-                    if "constant_keyword" not in json.dumps(error.body):
-                        raise
-                    log.warning(
-                        "this cluster lacks the constant_keyword mapper; mapping constants as keyword"
-                    )
-                    self.client.indices.put_index_template(
-                        name=TEMPLATE_NAME, **index_template(constant_keyword=False)
-                    )
+                self.put_template()
+
+    def put_template(self) -> None:
+        """One attempt at creating or updating the index template."""
+        try:
+            self.client.indices.put_index_template(name=TEMPLATE_NAME, **index_template())
+        except BadRequestError as error:
+            if "constant_keyword" not in json.dumps(error.body):
+                raise
+            log.warning("this cluster lacks the constant_keyword mapper; mapping constants as keyword")
+            self.client.indices.put_index_template(
+                name=TEMPLATE_NAME, **index_template(constant_keyword=False)
+            )
 
     def index(self, document_id: str, document: dict[str, Any]) -> str:
         """Write one document; returns "created" or "duplicate", raises IndexingError otherwise."""

@@ -12,6 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 TEMPLATE_NAME = "logs-zoom.webhook"
+# Yours to create: settings (an ILM policy, shards, refresh) and mappings in this component template
+# apply to new backing indices and survive our template updates, as Fleet's "@custom" ones do.
+CUSTOM_COMPONENT = "logs-zoom.webhook@custom"
 INDEX_PATTERN = "logs-zoom.webhook-*"
 # Above the stack's built-in `logs` template (priority 100) so our mappings win.
 PRIORITY = 250
@@ -158,6 +161,8 @@ def index_template(constant_keyword: bool = True) -> dict[str, Any]:
         "index_patterns": [INDEX_PATTERN],
         "data_stream": {},
         "priority": PRIORITY,
+        "composed_of": [CUSTOM_COMPONENT],
+        "ignore_missing_component_templates": [CUSTOM_COMPONENT],
         "template": {
             "mappings": {
                 "dynamic_templates": [

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from shared.config import ConfigError, load_settings
@@ -41,6 +43,7 @@ def test_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
         ("ZOOM_INGEST_WEBHOOK_PATH", "zoom", "ZOOM_INGEST_WEBHOOK_PATH"),
         ("ZOOM_INGEST_AUTH_HEADER", "X-Token", "ZOOM_INGEST_AUTH_VALUE"),
         ("ZOOM_INGEST_ES_RETRY_SECONDS", "900", "ZOOM_INGEST_JOB_TIMEOUT_SECONDS"),
+        ("ZOOM_INGEST_TLS_CERTFILE", "/nonexistent/cert.pem", "ZOOM_INGEST_TLS_KEYFILE"),
     ],
 )
 def test_invalid_settings_are_named(
@@ -57,3 +60,12 @@ def test_errors_never_echo_secret_values(monkeypatch: pytest.MonkeyPatch) -> Non
         load_settings()
     assert "hunter2" not in str(failure.value)
     assert "hunter2" not in repr(load_settings(auth_header="X-A"))
+
+
+def test_tls_files_must_exist(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    key = tmp_path / "key.pem"
+    key.write_text("not checked here")
+    monkeypatch.setenv("ZOOM_INGEST_TLS_CERTFILE", str(tmp_path / "missing.pem"))
+    monkeypatch.setenv("ZOOM_INGEST_TLS_KEYFILE", str(key))
+    with pytest.raises(ConfigError, match="ZOOM_INGEST_TLS_CERTFILE: no such file"):
+        load_settings()

@@ -116,3 +116,21 @@ def _api_error(status: int) -> ApiError:
 )
 def test_which_statuses_are_retried(status: int, transient: bool) -> None:
     assert is_transient(_api_error(status)) is transient
+
+
+def test_a_custom_component_template_shapes_new_backing_indices(
+    es_node: ElasticsearchNode, es: Elasticsearch, namespace: str
+) -> None:
+    es.cluster.put_component_template(
+        name="logs-zoom.webhook@custom", template={"settings": {"index.refresh_interval": "7s"}}
+    )
+    try:
+        sink = sink_for(es_node.url, namespace)
+        sink.install_template()
+        sink.index("with-custom", {"@timestamp": "2024-01-01T00:00:00.000Z"})
+        [data_stream] = es.indices.resolve_index(name=f"logs-zoom.webhook-{namespace}")["data_streams"]
+        [backing] = data_stream["backing_indices"]
+        settings = es.indices.get_settings(index=backing)[backing]["settings"]["index"]
+        assert settings["refresh_interval"] == "7s"
+    finally:
+        es.cluster.delete_component_template(name="logs-zoom.webhook@custom")
