@@ -135,6 +135,8 @@ class Settings(BaseSettings):
                 raise ValueError(f"ZOOM_INGEST_{name}: no such file {path}")
         if (self.es_username is None) != (self.es_password is None):
             raise ValueError("ZOOM_INGEST_ES_USERNAME and ZOOM_INGEST_ES_PASSWORD must be set together")
+        if self.es_api_key is not None and self.es_username is not None:
+            raise ValueError("set ZOOM_INGEST_ES_API_KEY or ZOOM_INGEST_ES_USERNAME/PASSWORD, not both")
         # A worker heartbeats between attempts: one request plus one backoff pause (<= 10 s) apart.
         if self.worker_ttl_seconds <= self.es_request_timeout_seconds + 10:
             raise ValueError(

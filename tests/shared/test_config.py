@@ -62,6 +62,15 @@ def test_errors_never_echo_secret_values(monkeypatch: pytest.MonkeyPatch) -> Non
     assert "hunter2" not in repr(load_settings(auth_header="X-A"))
 
 
+def test_one_kind_of_elasticsearch_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOOM_INGEST_ES_API_KEY", "k-very-secret")
+    monkeypatch.setenv("ZOOM_INGEST_ES_USERNAME", "elastic")
+    monkeypatch.setenv("ZOOM_INGEST_ES_PASSWORD", "p-very-secret")
+    with pytest.raises(ConfigError, match="ZOOM_INGEST_ES_API_KEY") as failure:
+        load_settings()
+    assert "very-secret" not in str(failure.value)
+
+
 def test_tls_files_must_exist(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     key = tmp_path / "key.pem"
     key.write_text("not checked here")
