@@ -23,6 +23,16 @@ from shared.services import ElasticsearchNode, RedisServer
 _names = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see no ZOOM_INGEST_* settings of the machine they run on, and shared.cli.main(), which
+    writes flags into os.environ for the processes it starts, cannot leak them into later tests."""
+    for name in list(os.environ):
+        if name.startswith("ZOOM_INGEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setattr(os, "environ", os.environ.copy())
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path_factory.mktemp("redis")).start()

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,15 +11,6 @@ from elasticsearch import Elasticsearch
 from shared.cli import build_parser, main
 from shared.services import ElasticsearchNode
 from worker.template import PRIORITY
-
-
-@pytest.fixture(autouse=True)
-def restore_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """main() writes flags into os.environ (for the processes it starts); undo that after each test."""
-    for name in list(os.environ):
-        if name.startswith("ZOOM_INGEST_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setattr(os, "environ", os.environ.copy())
 
 
 def test_help_explains_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:

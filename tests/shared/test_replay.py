@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,15 +19,6 @@ from shared.services import RedisServer, free_port
 from worker.job import context
 
 QUEUE = "zoom-webhooks"
-
-
-@pytest.fixture(autouse=True)
-def restore_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """main() writes flags into os.environ; undo that after each test."""
-    for name in list(os.environ):
-        if name.startswith("ZOOM_INGEST_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setattr(os, "environ", os.environ.copy())
 
 
 @pytest.fixture

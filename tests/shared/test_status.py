@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,15 +33,6 @@ KEYS = {
     "worker_details",
     "in_flight_orphaned",
 }
-
-
-@pytest.fixture(autouse=True)
-def restore_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """main() writes flags into os.environ; undo that after each test."""
-    for name in list(os.environ):
-        if name.startswith("ZOOM_INGEST_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setattr(os, "environ", os.environ.copy())
 
 
 @pytest.fixture
