@@ -161,6 +161,19 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", dest="as_json", action="store_true", help="one JSON object on stdout")
     status.add_argument("--verbose", "-v", action="store_true", help="also list each worker and its state")
 
+    check = commands.add_parser(
+        "check",
+        help="verify configuration, Redis and Elasticsearch, and say what to fix",
+        description="Check the configuration, Redis (reachable, version, persistence, eviction, memory, "
+        "queue depth) and Elasticsearch (reachable, version, credentials, index template, privileges), "
+        "one line each: OK, WARN or FAIL with a fix. Read-only; never prints secrets. Exit code 1 when "
+        "any check fails, 0 otherwise.",
+    )
+    _add_flags(check, SETTING_FLAGS | ELASTICSEARCH_FLAGS)
+    check.add_argument(
+        "--json", dest="as_json", action="store_true", help="a JSON list of {check, status, detail, fix}"
+    )
+
     local = commands.add_parser(
         "local",
         help="run the whole service on this machine: Redis, Elasticsearch, receiver, worker",
@@ -198,6 +211,11 @@ def run_transform(settings: Settings, paths: Sequence[str], out: IO[str]) -> Non
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
+        if arguments.command == "check":
+            from shared.check import run_check
+
+            # Before the settings load: invalid configuration is one of the things check reports.
+            return run_check(lambda: _apply_flags(arguments), as_json=arguments.as_json, out=sys.stdout)
         settings = _apply_flags(arguments)
         logs.configure(settings.log_level, settings.log_format)
         if arguments.command == "local":

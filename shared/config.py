@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -22,6 +23,10 @@ _NAMESPACE_PATTERN = re.compile(r"^[a-z0-9_.]{1,100}$")
 
 class ConfigError(ValueError):
     """Configuration that cannot work; the message names the offending ZOOM_INGEST_* setting."""
+
+
+def _without_password(url: str) -> str:
+    return re.sub(r"://([^:/@]*):[^@/]*@", r"://\1:***@", url)
 
 
 def _split_commas(value: Any) -> Any:
@@ -121,7 +126,11 @@ class Settings(BaseSettings):
             raise ValueError("needs at least one URL")
         for host in value:
             if not re.match(r"^https?://[^/\s]+", host):
-                raise ValueError(f"{host!r} is not an http(s):// URL")
+                raise ValueError(f"{_without_password(host)!r} is not an http(s):// URL")
+            try:
+                urlsplit(host).port  # noqa: B018 - raises on a port that is not a number
+            except ValueError:
+                raise ValueError(f"{_without_password(host)!r} has an invalid port") from None
         return value
 
     @model_validator(mode="after")

@@ -5,21 +5,61 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import re
 import threading
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+ELASTICSEARCH_HEADERS = [("content-type", "application/json"), ("x-elastic-product", "Elasticsearch")]
+REJECTED = (
+    429,
+    {
+        "error": {"type": "es_rejected_execution_exception", "reason": "injected by FaultProxy"},
+        "status": 429,
+    },
+)
+T = TypeVar("T")
+
+
+def _first(rules: dict[str, T], path: str) -> T | None:
+    return next((value for pattern, value in rules.items() if re.match(pattern, path)), None)
 
 
 class FaultProxy:
-    """Forwards everything to `upstream`, except that a share of bulk requests get a 429 as from an
-    overloaded cluster (es_rejected_execution_exception)."""
+    """Forwards every request to `upstream`, except for the faults it is given:
 
-    def __init__(self, upstream: str, bulk_rejection_ratio: float = 0.0, seed: int = 7) -> None:
+    - bulk_rejection_ratio: that share of bulk requests get a 429 as from an overloaded cluster
+      (es_rejected_execution_exception);
+    - answers: {path pattern: (status, JSON body)} given instead of the node's answer, with the
+      headers Elasticsearch sends;
+    - rewrite: {path pattern: function}: the node's JSON answer is replaced by the function's result;
+    - drop_headers: response headers removed from every answer, the node's and the injected ones.
+
+    A path pattern is a regular expression matched at the start of the path (query string excluded),
+    so a plain path matches every path that starts with it; the first matching rule applies.
+    `requests` lists the (method, path, {lower-case header: value}) of every request received.
+    """
+
+    def __init__(
+        self,
+        upstream: str,
+        bulk_rejection_ratio: float = 0.0,
+        seed: int = 7,
+        *,
+        answers: dict[str, tuple[int, Any]] | None = None,
+        rewrite: dict[str, Callable[[Any], Any]] | None = None,
+        drop_headers: Iterable[str] = (),
+    ) -> None:
         self.upstream = urlsplit(upstream)
         self.bulk_rejection_ratio = bulk_rejection_ratio
         self.random = random.Random(seed)
+        self.answers = answers or {}
+        self.rewrite = rewrite or {}
+        self.drop_headers = {name.lower() for name in drop_headers}
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.rejected = 0
         self.forwarded_bulks = 0
         self.lock = threading.Lock()
@@ -62,21 +102,15 @@ class FaultProxy:
             def _relay(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else None
-                if proxy._should_reject(self.path):
-                    payload = json.dumps(
-                        {
-                            "error": {
-                                "type": "es_rejected_execution_exception",
-                                "reason": "injected by FaultProxy",
-                            },
-                            "status": 429,
-                        }
-                    ).encode()
-                    self._answer(
-                        429,
-                        [("content-type", "application/json"), ("x-elastic-product", "Elasticsearch")],
-                        payload,
-                    )
+                path = urlsplit(self.path).path
+                received = {name.lower(): value for name, value in self.headers.items()}
+                proxy.requests.append((self.command, path, received))
+                answer = _first(proxy.answers, path) or (
+                    REJECTED if proxy._should_reject(self.path) else None
+                )
+                if answer is not None:
+                    status, document = answer
+                    self._answer(status, ELASTICSEARCH_HEADERS, json.dumps(document).encode())
                     return
                 upstream = http.client.HTTPConnection(
                     proxy.upstream.hostname, proxy.upstream.port, timeout=60
@@ -87,6 +121,9 @@ class FaultProxy:
                     response = upstream.getresponse()
                     payload = response.read()
                     kept = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP]
+                    rewrite = _first(proxy.rewrite, path)
+                    if rewrite is not None:
+                        payload = json.dumps(rewrite(json.loads(payload))).encode()
                     self._answer(response.status, kept, payload)
                 except OSError:
                     self._answer(502, [("content-type", "text/plain")], b"upstream unreachable")
@@ -96,7 +133,8 @@ class FaultProxy:
             def _answer(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
                 self.send_response(status)
                 for name, value in headers:
-                    self.send_header(name, value)
+                    if name.lower() not in proxy.drop_headers:
+                        self.send_header(name, value)
                 self.send_header("content-length", str(len(payload)))
                 self.end_headers()
                 if self.command != "HEAD":

@@ -40,6 +40,7 @@ def test_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
         ("ZOOM_INGEST_LISTEN_PORT", "eighty", "ZOOM_INGEST_LISTEN_PORT"),
         ("ZOOM_INGEST_NAMESPACE", "Prod-EU", "ZOOM_INGEST_NAMESPACE"),
         ("ZOOM_INGEST_ES_HOSTS", "es1:9200", "ZOOM_INGEST_ES_HOSTS"),
+        ("ZOOM_INGEST_ES_HOSTS", "http://es1:92OO", "ZOOM_INGEST_ES_HOSTS"),
         ("ZOOM_INGEST_WEBHOOK_PATH", "zoom", "ZOOM_INGEST_WEBHOOK_PATH"),
         ("ZOOM_INGEST_AUTH_HEADER", "X-Token", "ZOOM_INGEST_AUTH_VALUE"),
         ("ZOOM_INGEST_ES_RETRY_SECONDS", "900", "ZOOM_INGEST_JOB_TIMEOUT_SECONDS"),

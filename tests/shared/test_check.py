@@ -1,0 +1,560 @@
+"""`zoom-ingest check` against the real redis-server and Elasticsearch node, throwaway redis-servers
+configured the risky ways, and (for answers the security-less test node cannot give: 401, other
+versions, missing privileges) the real node behind a fault-injecting proxy."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+from redis import Redis
+
+from shared import queue
+from shared.check_elasticsearch import template_differences
+from shared.cli import main
+from shared.config import load_settings
+from shared.services import ElasticsearchNode, RedisServer, free_port, wait_for_port
+from tests.faults import FaultProxy
+from tests.support import TOKEN
+from worker.sink import Sink
+from worker.template import TEMPLATE_NAME, index_template
+
+Results = dict[str, dict[str, str]]
+
+
+@pytest.fixture
+def environment(
+    redis_server: RedisServer, es_node: ElasticsearchNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZOOM_INGEST_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("ZOOM_INGEST_ES_HOSTS", es_node.url)
+    monkeypatch.setenv("ZOOM_INGEST_SECRET_TOKENS", TOKEN)
+
+
+@pytest.fixture
+def template(es_node: ElasticsearchNode) -> None:
+    Sink(load_settings(es_hosts=es_node.url)).install_template()
+
+
+@pytest.fixture
+def spare_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, to reconfigure freely."""
+    server = RedisServer(tmp_path / "spare-redis").start()
+    yield server
+    server.stop()
+
+
+def check(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, Results, str]:
+    code = main(["check", "--json", *arguments])
+    out = capsys.readouterr().out
+    return code, {result["check"]: result for result in json.loads(out)}, out
+
+
+def statuses(results: Results) -> dict[str, str]:
+    return {name: result["status"] for name, result in results.items()}
+
+
+def test_fixtures_pass_with_one_warning_for_unbounded_redis_memory(
+    environment: None, template: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, results, _ = check(capsys)
+    assert code == 0
+    # The fixture Redis runs as production should (AOF, noeviction) but without maxmemory: an
+    # operator should hear that a growing queue can take the host's memory.
+    assert {name for name, status in statuses(results).items() if status != "OK"} == {"redis maxmemory"}
+    assert "ZOOM_INGEST_MAX_QUEUED=200000" in results["redis maxmemory"]["fix"]
+    assert results["index template"]["detail"] == f"{TEMPLATE_NAME} matches this version"
+    assert "security is off" in results["es privileges"]["detail"]
+    assert set(results) == {
+        "configuration", "authentication", "tls", "redis", "redis version", "redis persistence",
+        "redis eviction", "redis maxmemory", "queue depth", "elasticsearch", "es version",
+        "es credentials", "index template", "es privileges",
+    }  # fmt: skip
+
+    assert main(["check"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(results) + 1
+    assert all(line.split()[0] in ("OK", "WARN", "FAIL") for line in lines[:-1])
+    assert next(line for line in lines if "redis maxmemory" in line).startswith("WARN")
+    assert "-> fix: set maxmemory" in next(line for line in lines if "redis maxmemory" in line)
+    assert lines[-1] == f"{len(results) - 1} ok, 1 warnings, 0 failures"
+
+
+def test_risky_redis_settings_warn_with_the_fix(
+    environment: None,
+    template: None,
+    spare_redis: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    client = Redis.from_url(spare_redis.url)
+    client.config_set("appendonly", "no")
+    client.config_set("maxmemory-policy", "allkeys-lru")
+    client.config_set("maxmemory", str(512 * 2**20))
+    monkeypatch.setenv("ZOOM_INGEST_REDIS_URL", spare_redis.url)
+    code, results, _ = check(capsys)
+    assert code == 0
+    persistence, eviction = results["redis persistence"], results["redis eviction"]
+    assert persistence["status"] == eviction["status"] == "WARN"
+    assert "acknowledged events can be lost on a Redis restart" in persistence["detail"]
+    assert "appendonly yes" in persistence["fix"]
+    assert "allkeys-lru" in eviction["detail"] and "silently drops" in eviction["detail"]
+    assert "noeviction" in eviction["fix"] and "503" in eviction["fix"]
+    assert results["redis maxmemory"]["status"] == "OK"
+    assert results["redis maxmemory"]["detail"].endswith("of 512 MB")
+
+    client.config_set("maxmemory", "1")  # everything used is over the limit
+    _, results, _ = check(capsys)
+    assert results["redis maxmemory"]["status"] == "WARN"
+    assert "the receiver answers 503" in results["redis maxmemory"]["detail"]
+
+
+def start_redis(directory: Path, *arguments: str) -> tuple[subprocess.Popen[bytes], str]:
+    directory.mkdir()
+    port = free_port()
+    binary = shutil.which("redis-server") or "redis-server"
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", ""]
+    process = subprocess.Popen([*command, *arguments], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, 20)
+    return process, f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.mark.parametrize(
+    ("renamed", "expected"),
+    [
+        # Without CONFIG the same values come from INFO.
+        (["CONFIG"], {"redis version": "OK", "redis persistence": "WARN", "redis maxmemory": "OK"}),
+        (["INFO"], {"redis version": "WARN", "redis persistence": "WARN", "redis maxmemory": "OK"}),
+        (
+            ["CONFIG", "INFO"],
+            {"redis version": "WARN", "redis persistence": "WARN", "redis maxmemory": "WARN"},
+        ),
+    ],
+)
+def test_managed_redis_that_forbids_config_or_info(
+    renamed: list[str],
+    expected: dict[str, str],
+    environment: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    disabled = [argument for name in renamed for argument in ("--rename-command", name, "")]
+    process, url = start_redis(tmp_path / "managed", "--maxmemory", "64mb", *disabled)
+    try:
+        monkeypatch.setenv("ZOOM_INGEST_REDIS_URL", url)
+        code, results, _ = check(capsys)
+    finally:
+        process.terminate()
+        process.wait(20)
+    assert code == 0
+    assert {name: results[name]["status"] for name in expected} == expected
+    readable = renamed != ["CONFIG", "INFO"]
+    assert results["redis persistence"]["detail"].startswith(
+        "appendonly no:" if readable else "could not read"
+    )
+    assert results["redis eviction"]["status"] == ("OK" if readable else "WARN")
+    if readable:
+        assert results["redis maxmemory"]["detail"].endswith("64 MB")
+    assert results["queue depth"]["status"] == "OK"
+
+
+def test_queue_depth_warns_near_the_limit_and_fails_at_it(
+    environment: None,
+    template: None,
+    spare_redis: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("ZOOM_INGEST_REDIS_URL", spare_redis.url)
+    monkeypatch.setenv("ZOOM_INGEST_MAX_QUEUED", "10")
+    settings = load_settings()
+    events = queue.event_queue(settings, Redis.from_url(spare_redis.url))
+    for count, status in ((8, "OK"), (9, "WARN"), (10, "FAIL")):
+        while events.count < count:
+            body = '{"event":"meeting.started"}'
+            queue.enqueue_event(events, settings, body, "meeting.started", datetime.now(UTC))
+        code, results, _ = check(capsys)
+        assert results["queue depth"]["status"] == status, count
+        assert results["queue depth"]["detail"].startswith(f"{count} waiting in 'zoom-webhooks'")
+        assert code == (1 if status == "FAIL" else 0)
+    assert "refusing events with 503" in results["queue depth"]["detail"]
+
+
+def test_redis_unreachable_fails(environment: None, capsys: pytest.CaptureFixture[str]) -> None:
+    code, results, _ = check(capsys, "--redis-url", f"redis://127.0.0.1:{free_port()}/0")
+    assert code == 1
+    assert results["redis"]["status"] == "FAIL"
+    assert results["redis"]["detail"].startswith("cannot reach Redis at redis://127.0.0.1:")
+    assert "ZOOM_INGEST_REDIS_URL" in results["redis"]["fix"]
+    assert "redis version" not in results and results["es version"]["status"] == "OK"
+
+
+def test_elasticsearch_unreachable_fails(environment: None, capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port()
+    code, results, _ = check(capsys, "--es-hosts", f"http://127.0.0.1:{port}")
+    assert code == 1
+    assert results["elasticsearch"]["status"] == "FAIL"
+    assert f"cannot reach http://127.0.0.1:{port}" in results["elasticsearch"]["detail"]
+    assert "ZOOM_INGEST_ES_HOSTS" in results["elasticsearch"]["fix"]
+    assert not {"es version", "index template"} & set(results)
+
+
+def test_services_that_never_answer_fail_within_seconds(
+    environment: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as redis_hole, socket.socket() as es_hole:
+        for hole in (redis_hole, es_hole):
+            hole.bind(("127.0.0.1", 0))
+            hole.listen(8)  # connections complete in the backlog and are never read
+        started = time.monotonic()
+        code, results, _ = check(
+            capsys,
+            "--redis-url", f"redis://127.0.0.1:{redis_hole.getsockname()[1]}/0",
+            "--es-hosts", f"http://127.0.0.1:{es_hole.getsockname()[1]}",
+        )  # fmt: skip
+    assert time.monotonic() - started < 15
+    assert code == 1
+    assert results["redis"]["status"] == results["elasticsearch"]["status"] == "FAIL"
+    assert "no answer from" in results["elasticsearch"]["detail"]
+
+
+def test_outdated_template_warns_until_setup_runs(
+    environment: None, es: Elasticsearch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outdated = index_template(constant_keyword=False)
+    outdated["priority"] = 200
+    properties = outdated["template"]["mappings"]["properties"]
+    del properties["zoom"]["properties"]["meeting"]["properties"]["topic"]
+    properties["source"]["properties"]["ip"] = {"type": "keyword"}
+    # Other tests write into data streams that use this template: overwrite it, then restore it.
+    es.indices.put_index_template(name=TEMPLATE_NAME, **outdated)
+    try:
+        code, results, _ = check(capsys)
+    finally:
+        assert main(["setup"]) == 0
+    capsys.readouterr()
+    assert code == 0
+    line = results["index template"]
+    assert line["status"] == "WARN"
+    assert "priority 200 (expected 250)" in line["detail"]
+    assert "missing fields: zoom.meeting.topic" in line["detail"]
+    assert "fields of another type: source.ip" in line["detail"]
+    assert "zoom-ingest setup" in line["fix"]
+    _, results, _ = check(capsys)
+    assert results["index template"]["status"] == "OK"
+
+
+def test_template_comparison_accepts_either_mapping_of_the_constant_fields() -> None:
+    assert template_differences(index_template(constant_keyword=False), index_template()) == []
+    assert template_differences(index_template(), index_template()) == []
+    other = index_template()
+    other["index_patterns"] = ["logs-zoom-*"]
+    del other["data_stream"]
+    del other["composed_of"]  # as installed before the @custom component existed
+    assert template_differences(other, index_template()) == [
+        "index_patterns ['logs-zoom-*'] (expected ['logs-zoom.webhook-*'])",
+        "composed_of None (expected ['logs-zoom.webhook@custom'])",
+        "not a data stream template",
+    ]
+
+
+def test_authentication_lines(
+    environment: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ZOOM_INGEST_SECRET_TOKENS")
+    code, results, _ = check(capsys)
+    assert code == 1
+    assert results["authentication"]["status"] == "FAIL"
+    assert results["authentication"]["detail"] == "none configured: the receiver refuses to start"
+    assert "ZOOM_INGEST_SECRET_TOKENS" in results["authentication"]["fix"]
+
+    monkeypatch.setenv("ZOOM_INGEST_ALLOW_UNAUTHENTICATED", "true")
+    _, results, _ = check(capsys)
+    assert results["authentication"]["status"] == "WARN"
+    assert "anyone who finds the URL can post events" in results["authentication"]["detail"]
+
+    monkeypatch.setenv("ZOOM_INGEST_AUTH_HEADER", "x-zoom-hook")
+    monkeypatch.setenv("ZOOM_INGEST_AUTH_VALUE", "header-secret-value")
+    _, results, out = check(capsys)
+    assert results["authentication"] == {
+        "check": "authentication", "status": "OK", "detail": "header x-zoom-hook", "fix": ""
+    }  # fmt: skip
+    assert "header-secret-value" not in out
+
+
+def openssl_pair(directory: Path, name: str) -> tuple[Path, Path]:
+    certificate, key = directory / f"{name}.pem", directory / f"{name}.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(key), "-out", str(certificate)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return certificate, key
+
+
+def test_tls_files(
+    environment: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    certificate, key = openssl_pair(tmp_path, "one")
+    _, other_key = openssl_pair(tmp_path, "two")
+    not_pem = tmp_path / "not.pem"
+    not_pem.write_text("not a certificate")
+    cases = [
+        (certificate, key, "OK", "and its key load"),
+        (certificate, other_key, "FAIL", "do not load as a pair"),
+        (not_pem, key, "FAIL", "do not load as a pair"),
+    ]
+    for certfile, keyfile, status, detail in cases:
+        monkeypatch.setenv("ZOOM_INGEST_TLS_CERTFILE", str(certfile))
+        monkeypatch.setenv("ZOOM_INGEST_TLS_KEYFILE", str(keyfile))
+        code, results, _ = check(capsys)
+        assert (results["tls"]["status"], code) == (status, 1 if status == "FAIL" else 0)
+        assert detail in results["tls"]["detail"]
+    assert "ZOOM_INGEST_TLS_CERTFILE" in results["tls"]["fix"]
+
+    # A path to no file is invalid configuration: the one line, naming the setting.
+    monkeypatch.setenv("ZOOM_INGEST_TLS_CERTFILE", str(tmp_path / "missing.pem"))
+    code, results, _ = check(capsys)
+    assert code == 1
+    assert list(results) == ["configuration"]
+    assert "ZOOM_INGEST_TLS_CERTFILE: no such file" in results["configuration"]["detail"]
+
+    monkeypatch.setenv("ZOOM_INGEST_TLS_CERTFILE", str(certificate))
+    monkeypatch.setenv("ZOOM_INGEST_ES_CA_CERTS", str(tmp_path / "no-ca.pem"))
+    code, results, _ = check(capsys)
+    assert code == 1
+    assert results["es ca certs"]["status"] == "FAIL"
+    assert "ZOOM_INGEST_ES_CA_CERTS" in results["es ca certs"]["fix"]
+
+
+def test_geoip_databases(
+    environment: None,
+    maxmind_databases: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    junk = tmp_path / "junk.mmdb"
+    junk.write_bytes(b"not a maxmind database")
+    monkeypatch.setenv("ZOOM_INGEST_GEOIP_CITY_DB", str(maxmind_databases["city"]))
+    monkeypatch.setenv("ZOOM_INGEST_GEOIP_ASN_DB", str(junk))
+    code, results, _ = check(capsys)
+    assert code == 1
+    assert results["geoip city"]["status"] == "OK" and "City" in results["geoip city"]["detail"]
+    assert results["geoip asn"]["status"] == "FAIL"
+    assert "ZOOM_INGEST_GEOIP_ASN_DB" in results["geoip asn"]["fix"]
+
+
+def test_invalid_configuration_is_the_one_failure_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--namespace", "Bad-Name"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("FAIL  configuration  invalid configuration: ZOOM_INGEST_NAMESPACE")
+    assert lines[1:] == ["0 ok, 0 warnings, 1 failures"]
+
+
+def test_secrets_never_appear(
+    environment: None,
+    spare_redis: RedisServer,
+    es_node: ElasticsearchNode,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    Redis.from_url(spare_redis.url).config_set("requirepass", "redis-pass-4711")
+    secrets = ["redis-pass-4711", "redis-pass-4712", "es-api-key-0815", "es-pass-2222", "zoom-token-9999"]
+    secrets.append("auth-value-1234")
+    monkeypatch.setenv("ZOOM_INGEST_SECRET_TOKENS", "zoom-token-9999")
+    monkeypatch.setenv("ZOOM_INGEST_AUTH_HEADER", "authorization")
+    monkeypatch.setenv("ZOOM_INGEST_AUTH_VALUE", "auth-value-1234")
+    monkeypatch.setenv("ZOOM_INGEST_ES_API_KEY", "es-api-key-0815")  # the test node has security off
+    redis_with_password = spare_redis.url.replace("redis://", "redis://:redis-pass-4711@")
+    runs = [
+        (["--redis-url", redis_with_password], 0),
+        (["--redis-url", redis_with_password.replace("4711", "4712")], 1),  # wrong password
+        (["--redis-url", spare_redis.url], 1),  # none given
+        (["--es-hosts", f"http://elastic:es-pass-2222@127.0.0.1:{free_port()}"], 1),  # unreachable
+    ]
+    for arguments, expected in runs:
+        for output in (["--json"], []):
+            assert main(["check", *arguments, *output]) == expected, arguments
+            out = capsys.readouterr().out
+            assert [secret for secret in secrets if secret in out] == [], arguments
+    monkeypatch.delenv("ZOOM_INGEST_ES_API_KEY")
+    host_with_password = es_node.url.replace("http://", "http://elastic:es-pass-2222@")
+    code, results, out = check(capsys, "--redis-url", redis_with_password, "--es-hosts", host_with_password)
+    assert code == 0
+    assert [secret for secret in secrets if secret in out] == []
+    assert results["elasticsearch"]["detail"] == f"reachable at {es_node.url.replace('//', '//elastic:***@')}"
+    _, results, _ = check(capsys, "--redis-url", redis_with_password)
+    assert (
+        results["redis"]["detail"] == f"reachable at {spare_redis.url.replace('redis://', 'redis://:***@')}"
+    )
+    _, results, _ = check(capsys, "--redis-url", spare_redis.url)
+    assert "refused the credentials" in results["redis"]["detail"]
+
+
+def test_api_key_and_username_together_are_invalid_configuration(
+    environment: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ZOOM_INGEST_ES_API_KEY", "es-api-key-0815")
+    monkeypatch.setenv("ZOOM_INGEST_ES_USERNAME", "elastic")
+    monkeypatch.setenv("ZOOM_INGEST_ES_PASSWORD", "es-pass-2222")
+    code, results, out = check(capsys)
+    assert code == 1
+    assert list(results) == ["configuration"]
+    assert results["configuration"]["detail"] == (
+        "invalid configuration: set ZOOM_INGEST_ES_API_KEY or ZOOM_INGEST_ES_USERNAME/PASSWORD, not both"
+    )
+    assert "es-api-key-0815" not in out and "es-pass-2222" not in out
+
+
+# Elasticsearch answers the test node cannot give: the node behind a fault-injecting proxy ------
+
+
+UNAUTHENTICATED = (
+    401,
+    {"error": {"type": "security_exception", "reason": "unable to authenticate"}, "status": 401},
+)
+AUTHENTICATE = "/_security/_authenticate$"
+HAS_PRIVILEGES = "/_security/user/_has_privileges$"
+TEMPLATE = f"/_index_template/{re.escape(TEMPLATE_NAME)}$"
+
+
+def proxied_check(
+    capsys: pytest.CaptureFixture[str], es_node: ElasticsearchNode, **faults: Any
+) -> tuple[int, Results, str, FaultProxy]:
+    """Check against the test node behind a FaultProxy injecting `faults`."""
+    with FaultProxy(es_node.url, **faults) as proxy:
+        code, results, out = check(capsys, "--es-hosts", proxy.url)
+    return code, results, out, proxy
+
+
+def node_version(es: Elasticsearch) -> str:
+    (node,) = es.nodes.info(filter_path="nodes.*.version")["nodes"].values()
+    return str(node["version"])
+
+
+def with_node_of(version: str) -> Callable[[Any], Any]:
+    """Turns the node's `_nodes` answer into that of a cluster with another node, of `version`."""
+
+    def rewrite(answer: Any) -> Any:
+        return {"nodes": {**answer["nodes"], "other-node": {"version": version}}}
+
+    return rewrite
+
+
+def test_rejected_credentials_fail_with_the_settings_to_fix(
+    environment: None,
+    es_node: ElasticsearchNode,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("ZOOM_INGEST_ES_API_KEY", "rejected-api-key")
+    # A cluster with security on answers 401 to any request with credentials it does not accept.
+    code, results, out, proxy = proxied_check(capsys, es_node, answers={"/": UNAUTHENTICATED})
+    assert code == 1
+    assert results["elasticsearch"]["status"] == "OK"
+    assert results["es credentials"]["status"] == "FAIL"
+    assert "ZOOM_INGEST_ES_API_KEY" in results["es credentials"]["fix"]
+    assert "ZOOM_INGEST_ES_USERNAME" in results["es credentials"]["fix"]
+    _, path, headers = proxy.requests[0]
+    assert (path, headers["authorization"]) == ("/_nodes", "ApiKey rejected-api-key")
+    assert "rejected-api-key" not in out
+
+
+@pytest.mark.parametrize("version", ["9.0.0", "7.17.9"])
+def test_elasticsearch_other_than_8_fails(
+    version: str,
+    environment: None,
+    es_node: ElasticsearchNode,
+    es: Elasticsearch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, results, _, _ = proxied_check(capsys, es_node, rewrite={"/_nodes": with_node_of(version)})
+    assert code == 1
+    assert results["es version"]["status"] == "FAIL"
+    listed = ", ".join(sorted([node_version(es), version]))
+    assert results["es version"]["detail"] == f"{listed}: zoom-ingest's client is pinned to 8.x"
+
+
+def test_server_without_the_product_header_fails(
+    environment: None, es_node: ElasticsearchNode, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As OpenSearch does: Elasticsearch's APIs, without its product header.
+    code, results, _, proxy = proxied_check(capsys, es_node, drop_headers=["X-Elastic-Product"])
+    assert code == 1
+    assert results["elasticsearch"]["status"] == "FAIL"
+    assert results["elasticsearch"]["detail"] == f"{proxy.url} answers without Elasticsearch's product header"
+    assert "es version" not in results
+
+
+def test_secured_cluster_missing_privileges_and_template(
+    environment: None, es_node: ElasticsearchNode, es: Elasticsearch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = f"index template matching [{TEMPLATE_NAME}] not found"
+    answers = {
+        AUTHENTICATE: (200, {"username": "zoom_writer", "roles": ["zoom"]}),
+        HAS_PRIVILEGES: (
+            200,
+            {
+                "username": "zoom_writer",
+                "has_all_requested": False,
+                "cluster": {"manage_index_templates": False},
+                "index": {"logs-zoom.webhook-*": {"create_doc": True, "auto_configure": False}},
+            },
+        ),
+        # The test node has the template (other tests' data streams use it): answer as one without.
+        TEMPLATE: (
+            404,
+            {"error": {"type": "resource_not_found_exception", "reason": missing}, "status": 404},
+        ),
+    }
+    code, results, _, _ = proxied_check(capsys, es_node, answers=answers)
+    assert code == 1
+    assert results["es version"] == {
+        "check": "es version", "status": "OK", "detail": node_version(es), "fix": ""
+    }  # fmt: skip
+    assert results["es credentials"]["status"] == "OK"
+    assert results["es credentials"]["detail"] == "accepted: authenticated as zoom_writer"
+    assert results["index template"]["status"] == "WARN"
+    assert results["index template"]["detail"] == f"{TEMPLATE_NAME} is not installed"
+    assert results["es privileges"]["status"] == "FAIL"
+    assert results["es privileges"]["detail"] == (
+        "missing cluster manage_index_templates, auto_configure on logs-zoom.webhook-*"
+    )
+    assert "create_doc and auto_configure" in results["es privileges"]["fix"]
+
+
+def test_credentials_without_monitor_privilege_only_warn_about_the_version(
+    environment: None, template: None, es_node: ElasticsearchNode, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reason = "action [cluster:monitor/nodes/info] is unauthorized for user [zoom_writer]"
+    answers = {
+        "/_nodes": (403, {"error": {"type": "security_exception", "reason": reason}, "status": 403}),
+        AUTHENTICATE: (200, {"username": "zoom_writer"}),
+        HAS_PRIVILEGES: (
+            200,
+            {
+                "cluster": {"manage_index_templates": True},
+                "index": {"logs-zoom.webhook-*": {"create_doc": True, "auto_configure": True}},
+            },
+        ),
+    }
+    code, results, _, _ = proxied_check(capsys, es_node, answers=answers)  # the template: the node's
+    assert code == 0
+    assert results["es version"]["status"] == "WARN"
+    assert "monitor" in results["es version"]["detail"]
+    assert [results[name]["status"] for name in ("es credentials", "index template", "es privileges")] == [
+        "OK", "OK", "OK"
+    ]  # fmt: skip
+    assert results["index template"]["detail"] == f"{TEMPLATE_NAME} matches this version"
