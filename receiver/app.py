@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -53,13 +53,26 @@ def parse_event(body: bytes) -> tuple[str, dict[str, Any]]:
     try:
         text = body.decode("utf-8")
         parsed = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    # ValueError also covers integers past Python's digit limit; RecursionError, absurd nesting.
+    except (ValueError, RecursionError):
         raise ValueError("body is not valid UTF-8 JSON") from None
     if not isinstance(parsed, dict):
         raise ValueError("body must be a JSON object")
     if not isinstance(parsed.get("event"), str) or not parsed["event"]:
         raise ValueError('body must have a non-empty string "event"')
+    if not is_unicode(parsed["event"]):
+        # JSON can escape a lone surrogate ("\ud800"); it cannot be written to Redis as text, and
+        # would fail the whole group of events written with it.
+        raise ValueError('"event" holds an unpaired surrogate escape')
     return text, parsed
+
+
+def is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class WebhookEndpoint:
@@ -81,7 +94,12 @@ class WebhookEndpoint:
         return error(status, reason)
 
     async def handle(self, request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:
+            # The sender left mid-body (or was cut off by the read deadline); nobody to answer.
+            set_outcome(request, "client_disconnected")
+            return Response(status_code=400)
         try:
             token = self.authenticator.authenticate(request.headers, body, time.time())
         except AuthenticationError as failure:
@@ -117,7 +135,7 @@ class WebhookEndpoint:
             return self.reject(request, 400, "URL validation needs ZOOM_INGEST_SECRET_TOKENS")
         payload = parsed.get("payload")
         plain_token = payload.get("plainToken") if isinstance(payload, dict) else None
-        if not isinstance(plain_token, str) or not plain_token:
+        if not isinstance(plain_token, str) or not plain_token or not is_unicode(plain_token):
             return self.reject(request, 400, "URL validation without a payload.plainToken")
         set_outcome(request, "url_validation")
         return JSONResponse(crc_answer(plain_token, token))
@@ -193,8 +211,11 @@ def create_app(settings: Settings | None = None, redis: Redis | None = None) -> 
         Route("/readyz", readiness(redis), methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: http_error},
         middleware=[Middleware(CountRequests, path=settings.webhook_path), Middleware(JSONTooLarge)],
     )
+    # Starlette would answer "/zoom-webhook/" with a redirect built from the client's Host header.
+    app.router.redirect_slashes = False
+    return app

@@ -65,7 +65,9 @@ class Authenticator:
         timestamp = headers.get(TIMESTAMP_HEADER)
         if not signature or not timestamp:
             raise AuthenticationError(f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER} header")
-        if not timestamp.isascii() or not timestamp.isdigit():
+        # Unix seconds have 10 digits until the year 2286; a longer one is garbage (and huge ones
+        # would overflow the arithmetic below).
+        if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
             raise AuthenticationError(f"{TIMESTAMP_HEADER} is not a Unix time in seconds")
         if self.max_age_seconds and abs(now - int(timestamp)) > self.max_age_seconds:
             raise AuthenticationError(f"{TIMESTAMP_HEADER} is outside the accepted window")

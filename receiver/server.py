@@ -9,6 +9,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from receiver.app import create_app
+from receiver.deadline import ReadDeadlineH11Protocol
 from shared import logs
 from shared.config import Settings, load_settings
 
@@ -36,8 +37,35 @@ def serve(settings: Settings, workers: int = 1) -> None:
         ssl_certfile=str(settings.tls_certfile) if settings.tls_certfile else None,
         ssl_keyfile=str(settings.tls_keyfile) if settings.tls_keyfile else None,
         server_header=False,
-        # Zoom sends one event per request; keep idle connections briefly, not forever.
+        # Limits and timeouts: docs/hardening.md says why each value, and what uvicorn cannot bound.
+        # The h11 parser, not uvicorn's default httptools: httptools accepts a request head of any
+        # size (one client streaming an endless header line grows the process without bound, and
+        # its header buffering is quadratic), while h11 refuses a head larger than the limit below
+        # with 400 and closes. It costs about 20% of peak throughput (still ~4,000 req/s per worker
+        # here, far above what Zoom sends).
+        # ... with a deadline for receiving each request (receiver/deadline.py).
+        http=ReadDeadlineH11Protocol,
+        # No WebSocket routes here: without this, an `Upgrade: websocket` request is handed to the
+        # websockets library (its own parser, 16 MiB messages, plain-text 400/403 answers) instead
+        # of being answered by the app like any other request.
+        ws="none",
+        # Request line + headers. Zoom's are about 1 KiB; a proxy adds a few forwarding headers.
+        # h11 answers a larger head with 400 and closes the connection.
+        h11_max_incomplete_event_size=16 * 1024,
+        # Zoom sends one event per request; keep idle connections briefly, not forever. A proxy
+        # that pools connections to the receiver must close idle ones sooner than this (nginx:
+        # keepalive_timeout 4s in the upstream block) or it races the close and answers Zoom 502.
+        # uvicorn only arms this after a response: it is not a timeout for reading a request.
         timeout_keep_alive=5,
+        # Open connections (idle and slow ones included) or running requests per worker process
+        # beyond which uvicorn answers 503 (Zoom retries) instead of taking more: each request may
+        # buffer up to ZOOM_INGEST_MAX_BODY_BYTES, so this bounds that memory (~512 MiB), and stays
+        # below the usual 1024 open-file limit so the 503 comes before accept() fails. Legitimate
+        # concurrency is a few dozen at most.
+        limit_concurrency=512,
+        # Connections the kernel holds for us while the event loop is busy (a burst of new
+        # connections); the kernel caps it at net.core.somaxconn.
+        backlog=2048,
         # Let in-flight enqueues finish on shutdown instead of dropping acknowledged work.
         timeout_graceful_shutdown=10,
         access_log=False,
