@@ -27,6 +27,7 @@ from types import FrameType
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import SimpleWorker
+from rq.exceptions import DeserializationError
 from rq.job import Job, JobStatus
 from rq.job_lifecycle import record_job_failure
 
@@ -75,6 +76,7 @@ class BatchWorker:
         )
         self.name = self.registration.name
         self.inflight = queue.inflight_key(self.queue.name, self.name)
+        self.finished_registry_key = self.queue.finished_job_registry.key
         self.alive_key = ALIVE_PREFIX + self.name
         self.claim_script = connection.register_script(CLAIM_SCRIPT)
         self.return_script = connection.register_script(RETURN_SCRIPT)
@@ -152,52 +154,87 @@ class BatchWorker:
         return ids
 
     def process(self, ids: list[str]) -> int:
-        jobs = Job.fetch_many(ids, connection=self.connection, serializer=queue.SERIALIZER)
-        present = [job for job in jobs if job is not None]
+        events = queue.read_events(self.connection, ids)
+        # A job whose data cannot be read the lean way is restored by RQ (and fails if unusable).
+        for position, event in enumerate(events):
+            if event is None:
+                job = Job.fetch_many([ids[position]], self.connection, queue.SERIALIZER)[0]
+                if job is not None:
+                    events[position] = self.restored(job)
+        present = [event for event in events if event is not None]
         metrics.BATCH_SIZE.observe(len(present))
         outcomes = self.index(present)
         self.finish(present, outcomes)
         return len(present)
 
-    def index(self, jobs: list[Job]) -> list[Outcome]:
+    @staticmethod
+    def restored(job: Job) -> queue.QueuedEvent:
+        try:
+            return queue.QueuedEvent(job.id, job.func_name or "", tuple(job.args or ()))
+        except DeserializationError:
+            return queue.QueuedEvent(job.id, "(unreadable job data)", ())
+
+    def index(self, events: list[queue.QueuedEvent]) -> list[Outcome]:
         documents: list[tuple[str, dict]] = []
         foreign: dict[int, Outcome] = {}
-        for position, job in enumerate(jobs):
-            if job.func_name != JOB_FUNCTION or len(job.args) != 2:
-                reason = f"not a zoom-ingest event job ({job.func_name})"
+        for position, event in enumerate(events):
+            if event.func_name != JOB_FUNCTION or len(event.args) != 2:
+                reason = f"not a zoom-ingest event job ({event.func_name})"
                 foreign[position] = IndexingError(reason, kind="not_an_event_job")
                 continue
-            body, received_at = job.args
+            body, received_at = event.args
             document = to_document(
                 body.encode("utf-8", "surrogatepass"), parse_received_at(received_at), self.options
             )
             documents.append((document_id(body), document))
         indexed: Iterator[Outcome] = iter(self.sink.index_many(documents) if documents else [])
-        return [foreign[position] if position in foreign else next(indexed) for position in range(len(jobs))]
+        return [
+            foreign[position] if position in foreign else next(indexed) for position in range(len(events))
+        ]
 
-    def finish(self, jobs: list[Job], outcomes: list[Outcome]) -> None:
+    def finish(self, events: list[queue.QueuedEvent], outcomes: list[Outcome]) -> None:
         """Record every outcome and release the in-flight list in one transaction."""
         result_ttl = self.settings.result_ttl_seconds
         now = datetime.now(UTC)
+        failures = [
+            (event, outcome)
+            for event, outcome in zip(events, outcomes, strict=True)
+            if isinstance(outcome, IndexingError)
+        ]
+        # Failures are rare: record them with RQ's own code, on whole RQ jobs.
+        failed_jobs = Job.fetch_many(
+            [event.job_id for event, _ in failures], self.connection, queue.SERIALIZER
+        )
+        finished: dict[str | bytes, float] = {}
+        expires_at = time.time() + result_ttl
         with self.connection.pipeline(transaction=True) as pipe:
-            for job, outcome in zip(jobs, outcomes, strict=True):
-                if isinstance(outcome, IndexingError):
-                    log.warning("event %s (%s) failed: %s", job.id, job.meta.get("event"), outcome)
-                    record_job_failure(job, f"{type(outcome).__name__}: {outcome}", pipe)
-                    metrics.FAILED.labels(outcome.kind).inc()
+            for (event, failure), job in zip(failures, failed_jobs, strict=True):
+                log.warning("event %s failed: %s", event.job_id, failure)
+                metrics.FAILED.labels(failure.kind).inc()
+                if job is not None:
+                    record_job_failure(job, f"{type(failure).__name__}: {failure}", pipe)
+            for event, result in zip(events, outcomes, strict=True):
+                if isinstance(result, IndexingError):
                     continue
-                (metrics.INDEXED if outcome == "created" else metrics.DUPLICATES).inc()
-                metrics.LAG_SECONDS.observe((now - parse_received_at(job.args[1])).total_seconds())
-                job.set_status(JobStatus.FINISHED, pipeline=pipe)
+                (metrics.INDEXED if result == "created" else metrics.DUPLICATES).inc()
+                metrics.LAG_SECONDS.observe((now - parse_received_at(event.args[1])).total_seconds())
+                # As RQ finishes a job: status, kept result_ttl seconds, listed in the registry.
+                pipe.hset(event.key, "status", JobStatus.FINISHED.value)
                 if result_ttl > 0:
-                    pipe.expire(job.key, result_ttl)
-                    job.finished_job_registry.add(job, result_ttl, pipeline=pipe)
+                    pipe.expire(event.key, result_ttl)
+                    finished[event.job_id] = expires_at
                 else:
-                    pipe.delete(job.key)
+                    pipe.delete(event.key)
+            if finished:
+                pipe.zadd(self.finished_registry_key, finished)
             pipe.delete(self.inflight)
             pipe.execute()
-        failed = sum(isinstance(outcome, IndexingError) for outcome in outcomes)
-        log.info("batch of %d: %d indexed or already there, %d failed", len(jobs), len(jobs) - failed, failed)
+        log.info(
+            "batch of %d: %d indexed or already there, %d failed",
+            len(events),
+            len(events) - len(failures),
+            len(failures),
+        )
 
     def return_orphans(self) -> None:
         """Put back what dead workers had claimed; looked at about once per worker TTL."""

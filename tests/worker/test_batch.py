@@ -126,3 +126,14 @@ def test_events_claimed_by_a_dead_worker_go_back_to_the_queue(
     assert redis.llen(dead) == 0 and redis.llen(alive) == 1
     assert redis.lrange(queue.key, 0, 1) == first_two  # back at the head, in order
     assert sorted(key.decode() for key in redis.scan_iter(match=INFLIGHT_PREFIX + "*")) == [alive]
+
+
+def test_job_written_with_another_serializer_fails_alone(
+    worker: BatchWorker, redis: Redis, redis_server: RedisServer, es: Elasticsearch, namespace: str
+) -> None:
+    Queue("zoom-webhooks", connection=redis).enqueue_call("os.getcwd")  # pickle, RQ's default
+    enqueue_directly(redis_server.url, [meeting(1), meeting(2)])
+    worker.run(burst=True)
+    assert count_documents(es, namespace) == 2
+    [job] = failed_jobs(redis)
+    assert "not a zoom-ingest event job" in job.latest_result().exc_string
