@@ -21,8 +21,11 @@ import logging
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import FrameType
+from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -58,6 +61,24 @@ local moved = 0
 while redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT') do moved = moved + 1 end
 return moved
 """
+
+
+@dataclass
+class Batch:
+    claimed: int
+    events: list[queue.QueuedEvent]
+    documents: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # positions in `events` refused before indexing
+    refused: dict[int, IndexingError] = field(default_factory=dict)
+    indexing: Future[list[Outcome]] | None = None
+
+    def outcomes(self) -> list[Outcome]:
+        """One per event, in order; waits for the bulk request."""
+        indexed: Iterator[Outcome] = iter(self.indexing.result() if self.indexing else [])
+        return [
+            self.refused[position] if position in self.refused else next(indexed)
+            for position in range(len(self.events))
+        ]
 
 
 class BatchWorker:
@@ -98,37 +119,54 @@ class BatchWorker:
             signal.signal(stop_signal, self.request_stop)
 
     def run(self, burst: bool = False) -> int:
-        """Work until stopped (or, with burst, until the queue is empty); returns events handled."""
+        """Work until stopped (or, with burst, until the queue is empty); returns events handled.
+
+        Two batches overlap: while Elasticsearch indexes one (a thread waiting on the network), the
+        next is claimed and transformed here. Each is finished on its own, in claim order.
+        """
         self.registration.register_birth()
         self.heartbeat()
         # Retries can take a while; keep proving this worker is alive (only once it is registered).
         self.sink.while_waiting = self.heartbeat
         handled = 0
         pause = 1.0
-        try:
-            while not self.stopping:
-                try:
-                    self.return_orphans()
-                    ids = self.claim(wait=not burst)
-                    if ids:
-                        self.registration.set_state("busy")
-                        handled += self.process(ids)
-                        self.registration.set_state("idle")
-                    elif burst and self.connection.llen(self.queue.key) == 0:
-                        break
-                    self.heartbeat()
-                    pause = 1.0
-                except RedisError as failure:
-                    log.warning(
-                        "redis unavailable (%s), trying again in %.0fs", type(failure).__name__, pause
-                    )
-                    time.sleep(pause)
-                    pause = min(pause * 2, 30.0)
-                    self.reclaim_own()
-        finally:
-            with contextlib.suppress(RedisError):
-                self.registration.register_death()
-                self.connection.delete(self.alive_key)
+        in_bulk: Batch | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk") as bulk:
+            try:
+                while not (self.stopping and in_bulk is None):
+                    try:
+                        self.return_orphans()
+                        # Block for new events only when there is nothing else to do.
+                        ids = [] if self.stopping else self.claim(wait=not burst and in_bulk is None)
+                        prepared = self.prepare(ids) if ids else None
+                        if in_bulk is not None:
+                            handled += self.finish(in_bulk)
+                            in_bulk = None
+                        if prepared is not None:
+                            self.registration.set_state("busy")
+                            prepared.indexing = bulk.submit(self.sink.index_many, prepared.documents)
+                            in_bulk = prepared
+                        else:
+                            self.registration.set_state("idle")
+                            if burst and self.connection.llen(self.queue.key) == 0:
+                                break
+                        self.heartbeat()
+                        pause = 1.0
+                    except RedisError as failure:
+                        if in_bulk is not None:
+                            with contextlib.suppress(Exception):
+                                in_bulk.outcomes()
+                            in_bulk = None
+                        log.warning(
+                            "redis unavailable (%s), trying again in %.0fs", type(failure).__name__, pause
+                        )
+                        time.sleep(pause)
+                        pause = min(pause * 2, 30.0)
+                        self.reclaim_own()
+            finally:
+                with contextlib.suppress(RedisError):
+                    self.registration.register_death()
+                    self.connection.delete(self.alive_key)
         return handled
 
     def reclaim_own(self) -> None:
@@ -153,7 +191,8 @@ class BatchWorker:
         ids.extend(item.decode() for item in more)
         return ids
 
-    def process(self, ids: list[str]) -> int:
+    def prepare(self, ids: list[str]) -> Batch:
+        """Read and transform claimed events; the bulk request is sent by the caller."""
         events = queue.read_events(self.connection, ids)
         # A job whose data cannot be read the lean way is restored by RQ (and fails if unusable).
         for position, event in enumerate(events):
@@ -161,11 +200,19 @@ class BatchWorker:
                 job = Job.fetch_many([ids[position]], self.connection, queue.SERIALIZER)[0]
                 if job is not None:
                     events[position] = self.restored(job)
-        present = [event for event in events if event is not None]
-        metrics.BATCH_SIZE.observe(len(present))
-        outcomes = self.index(present)
-        self.finish(present, outcomes)
-        return len(present)
+        batch = Batch(claimed=len(ids), events=[event for event in events if event is not None])
+        metrics.BATCH_SIZE.observe(len(batch.events))
+        for position, event in enumerate(batch.events):
+            if event.func_name != JOB_FUNCTION or len(event.args) != 2:
+                reason = f"not a zoom-ingest event job ({event.func_name})"
+                batch.refused[position] = IndexingError(reason, kind="not_an_event_job")
+                continue
+            body, received_at = event.args
+            document = to_document(
+                body.encode("utf-8", "surrogatepass"), parse_received_at(received_at), self.options
+            )
+            batch.documents.append((document_id(body), document))
+        return batch
 
     @staticmethod
     def restored(job: Job) -> queue.QueuedEvent:
@@ -174,26 +221,10 @@ class BatchWorker:
         except DeserializationError:
             return queue.QueuedEvent(job.id, "(unreadable job data)", ())
 
-    def index(self, events: list[queue.QueuedEvent]) -> list[Outcome]:
-        documents: list[tuple[str, dict]] = []
-        foreign: dict[int, Outcome] = {}
-        for position, event in enumerate(events):
-            if event.func_name != JOB_FUNCTION or len(event.args) != 2:
-                reason = f"not a zoom-ingest event job ({event.func_name})"
-                foreign[position] = IndexingError(reason, kind="not_an_event_job")
-                continue
-            body, received_at = event.args
-            document = to_document(
-                body.encode("utf-8", "surrogatepass"), parse_received_at(received_at), self.options
-            )
-            documents.append((document_id(body), document))
-        indexed: Iterator[Outcome] = iter(self.sink.index_many(documents) if documents else [])
-        return [
-            foreign[position] if position in foreign else next(indexed) for position in range(len(events))
-        ]
-
-    def finish(self, events: list[queue.QueuedEvent], outcomes: list[Outcome]) -> None:
-        """Record every outcome and release the in-flight list in one transaction."""
+    def finish(self, batch: Batch) -> int:
+        """Wait for the batch's bulk request, then record every outcome and release the batch's
+        claims (the oldest in the in-flight list) in one transaction. Returns events handled."""
+        events, outcomes = batch.events, batch.outcomes()
         result_ttl = self.settings.result_ttl_seconds
         now = datetime.now(UTC)
         failures = [
@@ -227,7 +258,8 @@ class BatchWorker:
                     pipe.delete(event.key)
             if finished:
                 pipe.zadd(self.finished_registry_key, finished)
-            pipe.delete(self.inflight)
+            # This batch's ids head the list; the next batch's, claimed meanwhile, stay claimed.
+            pipe.ltrim(self.inflight, batch.claimed, -1)
             pipe.execute()
         log.info(
             "batch of %d: %d indexed or already there, %d failed",
@@ -235,6 +267,7 @@ class BatchWorker:
             len(events) - len(failures),
             len(failures),
         )
+        return len(events)
 
     def return_orphans(self) -> None:
         """Put back what dead workers had claimed; looked at about once per worker TTL."""
