@@ -53,7 +53,8 @@ def main() -> None:
 
     def run_bare(app: Any, **options: Any) -> None:
         shown = {key: value for key, value in options.items() if "ssl" not in key}
-        print(f"bare app under the receiver's uvicorn settings: {json.dumps(shown)}", file=sys.stderr)
+        settings = json.dumps(shown, default=repr)  # http= may be a protocol class
+        print(f"bare app under the receiver's uvicorn settings: {settings}", file=sys.stderr)
         original_run(APP, **(options | {"factory": True}))
 
     uvicorn.run = run_bare

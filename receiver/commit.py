@@ -4,21 +4,20 @@ event is written.
 While one write to Redis is in flight, requests that arrive queue up here; when the write returns,
 all of them go out together in the next one (one MULTI/EXEC). An idle receiver writes a lone event
 at once, so nothing waits for company; a busy one pays one Redis round trip per group instead of
-per request. Writes run in a worker thread, so the event loop never blocks on Redis.
+per request. Writes run in a thread of their own, so the event loop never blocks on Redis.
+
+Each job is packed (shared.queue.EventWriter.pack) by its request, before it joins a group: an event
+that cannot be written fails alone, never the group it would have joined.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
+from concurrent.futures import ThreadPoolExecutor
 
-import anyio.to_thread
-from rq import Queue
-
-from shared import queue
 from shared.config import Settings
+from shared.queue import EventWriter, PackedJob
 
 # A group is one Redis transaction; past this size the next group starts (bounds its latency).
 MAX_GROUP = 1000
@@ -30,67 +29,72 @@ class QueueFull(Exception):
     """More events are waiting than ZOOM_INGEST_MAX_QUEUED."""
 
 
-@dataclass
-class _Pending:
-    body: str
-    event: str
-    received_at: datetime
-    written: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-
-
 class GroupCommit:
-    def __init__(self, settings: Settings, event_queue: Queue) -> None:
-        self.settings = settings
-        self.queue = event_queue
-        self.pending: list[_Pending] = []
-        self.writer: asyncio.Task[None] | None = None
+    def __init__(self, settings: Settings, writer: EventWriter) -> None:
+        self.max_queued = settings.max_queued
+        self.writer = writer
+        # Waiting for the next group: the jobs and, in the same order, their requests' futures.
+        self.jobs: list[PackedJob] = []
+        self.written: list[asyncio.Future[None]] = []
+        self.writing = False
         self.depth = 0
         self.depth_read_at = 0.0
+        # One thread: groups are written one after the other, in order.
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zoom-ingest-commit")
 
-    async def submit(self, body: str, event: str, received_at: datetime) -> None:
-        """Return once the event is in Redis; raise QueueFull, or the RedisError of a failed write."""
-        await self._admit()
-        item = _Pending(body, event, received_at)
-        self.pending.append(item)
-        if self.writer is None:
-            self.writer = asyncio.create_task(self._write_all())
-        await asyncio.shield(item.written)
+    async def submit(self, job: PackedJob) -> None:
+        """Return once the job is in Redis; raise QueueFull, or the RedisError of a failed write."""
+        if self.depth >= self.max_queued:
+            await self._admit()
+        loop = asyncio.get_running_loop()
+        written = loop.create_future()
+        self.jobs.append(job)
+        self.written.append(written)
+        if not self.writing:
+            self._write_next(loop)
+        # A cancelled request cancels only its own future: its job stays in its group, and the
+        # group's outcome skips it (see _written).
+        await written
 
     async def _admit(self) -> None:
-        if self.depth < self.settings.max_queued:
-            return
         # Over the limit as last seen: look again (at most once a second) before refusing.
         if time.monotonic() - self.depth_read_at > DEPTH_MAX_AGE_SECONDS:
-            self._set_depth(await anyio.to_thread.run_sync(self.queue.connection.llen, self.queue.key))
-        if self.depth >= self.settings.max_queued:
+            connection = self.writer.connection
+            loop = asyncio.get_running_loop()
+            depth = await loop.run_in_executor(self.thread, connection.llen, self.writer.queue_key)
+            self._set_depth(depth)
+        if self.depth >= self.max_queued:
             raise QueueFull
 
     def _set_depth(self, depth: int) -> None:
         self.depth = depth
         self.depth_read_at = time.monotonic()
 
-    async def _write_all(self) -> None:
-        try:
-            while self.pending:
-                group, self.pending = self.pending[:MAX_GROUP], self.pending[MAX_GROUP:]
-                try:
-                    depth = await anyio.to_thread.run_sync(self._write, group)
-                except Exception as failure:
-                    for item in group:
-                        item.written.set_exception(failure)
-                        item.written.exception()  # retrieved by its request; don't warn if cancelled
-                else:
-                    self._set_depth(depth)
-                    for item in group:
-                        item.written.set_result(None)
-        finally:
-            self.writer = None
+    def _write_next(self, loop: asyncio.AbstractEventLoop) -> None:
+        jobs, written = self.jobs[:MAX_GROUP], self.written[:MAX_GROUP]
+        del self.jobs[:MAX_GROUP], self.written[:MAX_GROUP]
+        self.writing = True
+        group = loop.run_in_executor(self.thread, self.writer.write, jobs)
+        group.add_done_callback(lambda outcome: self._written(loop, outcome, written))
 
-    def _write(self, group: list[_Pending]) -> int:
-        """One transaction for the whole group; returns the queue depth after it."""
-        with self.queue.connection.pipeline(transaction=True) as pipe:
-            for item in group:
-                queue.enqueue_event(self.queue, self.settings, item.body, item.event, item.received_at, pipe)
-            pipe.llen(self.queue.key)
-            results = pipe.execute()
-        return int(results[-1])
+    def _written(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        outcome: asyncio.Future[int],
+        written: list[asyncio.Future[None]],
+    ) -> None:
+        if outcome.cancelled():  # the loop is closing
+            for future in written:
+                future.cancel()
+        elif (failure := outcome.exception()) is not None:
+            for future in written:
+                if not future.done():
+                    future.set_exception(failure)
+        else:
+            self._set_depth(outcome.result())
+            for future in written:
+                if not future.done():
+                    future.set_result(None)
+        self.writing = False
+        if self.jobs:
+            self._write_next(loop)

@@ -7,7 +7,6 @@ PROMETHEUS_MULTIPROC_DIR and /metrics then adds them up (prometheus-client's mul
 from __future__ import annotations
 
 import os
-import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -46,6 +45,8 @@ class CountRequests:
     def __init__(self, app: ASGIApp, path: str) -> None:
         self.app = app
         self.path = path
+        # REQUESTS.labels(outcome), looked up once per outcome rather than per request.
+        self.counters: dict[str, Counter] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path:
@@ -62,22 +63,15 @@ class CountRequests:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 outcome = scope.get(OUTCOME_KEY) or OUTCOME_BY_STATUS.get(status, f"http_{status}")
-                REQUESTS.labels(outcome).inc()
+                counter = self.counters.get(outcome)
+                if counter is None:
+                    counter = self.counters[outcome] = REQUESTS.labels(outcome)
+                counter.inc()
                 if scope["method"] == "POST":
                     REQUEST_BYTES.observe(size)
             await send(message)
 
         await self.app(scope, counting_receive, counting_send)
-
-
-class EnqueueTimer:
-    def __enter__(self) -> EnqueueTimer:
-        self.started = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if exc_info[0] is None:
-            ENQUEUE_SECONDS.observe(time.perf_counter() - self.started)
 
 
 async def metrics(request: Request) -> Response:

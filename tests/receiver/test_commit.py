@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue
 from starlette.testclient import TestClient
 
 from receiver.app import create_app
+from receiver.commit import GroupCommit
 from shared.config import load_settings
-from shared.queue import SERIALIZER
+from shared.queue import SERIALIZER, EventWriter, PackedJob, event_queue
 from shared.services import RedisServer
 from tests.support import (
     TOKEN,
@@ -61,3 +65,49 @@ def test_full_queue_gets_503_with_retry_after_and_recovers(redis_server: RedisSe
         time.sleep(1.1)
         assert client.post("/zoom-webhook", content=body, headers=signed_headers(body)).status_code == 200
     assert waiting(redis) == 1
+
+
+def commit_for(redis_server: RedisServer, redis: Redis) -> tuple[GroupCommit, EventWriter]:
+    settings = load_settings(redis_url=redis_server.url, secret_tokens=TOKEN)
+    writer = EventWriter(event_queue(settings, redis), settings)
+    return GroupCommit(settings, writer), writer
+
+
+def test_a_cancelled_request_is_still_written_with_its_group(redis_server: RedisServer, redis: Redis) -> None:
+    redis.flushdb()
+    commit, writer = commit_for(redis_server, redis)
+
+    async def three_one_cancelled() -> list[object]:
+        jobs = [
+            writer.pack(event_body(object={"id": n}).decode(), "meeting.started", datetime.now(UTC))
+            for n in range(3)
+        ]
+        tasks = [asyncio.create_task(commit.submit(job)) for job in jobs]
+        await asyncio.sleep(0)  # all three are waiting for the write now
+        tasks[1].cancel()
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    outcomes = asyncio.run(three_one_cancelled())
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], asyncio.CancelledError)
+    assert waiting(redis) == 3  # a job, once in a group, is written whatever becomes of its request
+
+
+def test_a_failed_write_fails_its_group_only(redis_server: RedisServer, redis: Redis) -> None:
+    redis.flushdb()
+    commit, writer = commit_for(redis_server, redis)
+
+    def job() -> PackedJob:
+        return writer.pack(event_body().decode(), "meeting.started", datetime.now(UTC))
+
+    async def fail_then_recover() -> None:
+        redis.set("rq:queue:zoom-webhooks", "not a list")
+        group = [commit.submit(job()) for _ in range(2)]
+        outcomes = await asyncio.gather(*group, return_exceptions=True)
+        assert all(isinstance(outcome, RedisError) for outcome in outcomes)
+        redis.delete("rq:queue:zoom-webhooks")
+        await asyncio.gather(*(commit.submit(job()) for _ in range(2)))
+
+    asyncio.run(fail_then_recover())
+    assert waiting(redis) == 2
+    assert commit.depth == 2
