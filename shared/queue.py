@@ -31,6 +31,9 @@ JOB_FUNCTION = "worker.job.index_event"
 # atomic move), so a worker killed mid-batch loses nothing: when its RQ worker key expires, any
 # other worker moves the ids back to the queue. Key: INFLIGHT_PREFIX + "<queue>:<worker name>".
 INFLIGHT_PREFIX = "zoom-ingest:inflight:"
+# A worker keeps this key alive (TTL = ZOOM_INGEST_WORKER_TTL_SECONDS) while it holds claims; once it
+# is gone, the worker counts as dead and its in-flight list is returned to the queue.
+ALIVE_PREFIX = "zoom-ingest:alive:"
 SERIALIZER = JSONSerializer
 # Kept short in job descriptions and meta: it comes from the sender.
 _EVENT_NAME_LIMIT = 100
@@ -92,6 +95,10 @@ def read_events(connection: Redis, job_ids: list[str]) -> list[QueuedEvent | Non
 
 def inflight_key(queue_name: str, worker_name: str) -> str:
     return f"{INFLIGHT_PREFIX}{queue_name}:{worker_name}"
+
+
+def alive_key(worker_name: str) -> str:
+    return ALIVE_PREFIX + worker_name
 
 
 def format_received_at(moment: datetime) -> str:

@@ -19,7 +19,7 @@ from rq import Queue, Worker
 from rq.registry import StartedJobRegistry
 
 from shared.config import Settings
-from shared.queue import INFLIGHT_PREFIX, SERIALIZER
+from shared.queue import INFLIGHT_PREFIX, SERIALIZER, alive_key
 from shared.registry import (
     REDIS_ERRORS,
     failure_reason,
@@ -105,9 +105,14 @@ def collect_status(connection: Redis, queue: Queue, now: float | None = None) ->
     status.workers = [
         WorkerInfo(worker.name, worker.get_state(), len(in_flight.get(worker.name, []))) for worker in workers
     ]
-    alive = {worker.name for worker in workers}
+    # Alive as the workers themselves judge it when returning a dead worker's claims.
+    owners = [name for name, ids in sorted(in_flight.items()) if ids]
+    with connection.pipeline(transaction=False) as pipe:
+        for name in owners:
+            pipe.exists(alive_key(name))
+        alive = pipe.execute()
     status.orphaned_in_flight = {
-        name: len(ids) for name, ids in sorted(in_flight.items()) if name not in alive and ids
+        name: len(in_flight[name]) for name, living in zip(owners, alive, strict=True) if not living
     }
     return status
 

@@ -44,7 +44,6 @@ from worker.transform import TransformOptions, to_document
 
 log = logging.getLogger("zoom_ingest.worker")
 
-ALIVE_PREFIX = "zoom-ingest:alive:"
 # Move up to ARGV[1] ids from the queue to the in-flight list in one atomic step.
 CLAIM_SCRIPT = """
 local ids = {}
@@ -98,7 +97,7 @@ class BatchWorker:
         self.name = self.registration.name
         self.inflight = queue.inflight_key(self.queue.name, self.name)
         self.finished_registry_key = self.queue.finished_job_registry.key
-        self.alive_key = ALIVE_PREFIX + self.name
+        self.alive_key = queue.alive_key(self.name)
         self.claim_script = connection.register_script(CLAIM_SCRIPT)
         self.return_script = connection.register_script(RETURN_SCRIPT)
         self.stopping = False
@@ -278,7 +277,7 @@ class BatchWorker:
         prefix = queue.inflight_key(self.queue.name, "")
         for key in self.connection.scan_iter(match=prefix + "*", count=100):
             owner = key.decode().removeprefix(prefix)
-            if owner == self.name or self.connection.exists(ALIVE_PREFIX + owner):
+            if owner == self.name or self.connection.exists(queue.alive_key(owner)):
                 continue
             moved = self.return_script(keys=[key, self.queue.key])
             if moved:

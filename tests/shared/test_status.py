@@ -197,6 +197,7 @@ def test_in_flight_lists_and_started_jobs_count_as_in_progress(
     event_queue = queue.event_queue(settings, connection)
     worker = SimpleWorker([event_queue], connection=connection, serializer=queue.SERIALIZER, name="batcher")
     worker.register_birth()
+    connection.set(queue.alive_key("batcher"), 1, ex=60)  # as a batch worker's heartbeat does
     try:
         # A batch worker claims two ids (one atomic move each, queue -> its in-flight list) ...
         for _ in range(2):

@@ -15,7 +15,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from shared.config import Settings, load_settings
-from shared.queue import INFLIGHT_PREFIX, SERIALIZER, event_queue, inflight_key
+from shared.queue import INFLIGHT_PREFIX, SERIALIZER, alive_key, event_queue, inflight_key
 from shared.services import ElasticsearchNode, RedisServer
 from tests.support import count_documents, enqueue_directly, event_body
 from worker.batch import BatchWorker
@@ -120,7 +120,7 @@ def test_events_claimed_by_a_dead_worker_go_back_to_the_queue(
     redis.lmove(queue.key, dead, "LEFT", "RIGHT")
     redis.lmove(queue.key, dead, "LEFT", "RIGHT")
     redis.lmove(queue.key, alive, "LEFT", "RIGHT")
-    redis.set("zoom-ingest:alive:busy-worker", 1, ex=60)
+    redis.set(alive_key("busy-worker"), 1, ex=60)
     first_two = redis.lrange(dead, 0, -1)
     worker.return_orphans()
     assert redis.llen(dead) == 0 and redis.llen(alive) == 1
