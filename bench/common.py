@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from receiver.authentication import sign
-from shared.services import RedisServer
+from shared.services import RedisServer, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = Path(os.environ.get("ZOOM_INGEST_REFERENCE_DIR", REPO.parent / "shared" / "reference"))
@@ -174,17 +174,7 @@ def spawn(
     try:
         yield process
     finally:
-        stop(process)
-
-
-def stop(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=20)
 
 
 def zoom_ingest(*arguments: str) -> list[str]:

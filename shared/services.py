@@ -49,7 +49,8 @@ def wait_for_port(port: int, timeout: float) -> None:
     raise ServiceError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f}s")
 
 
-def _stop(process: subprocess.Popen[bytes] | None, timeout: float = 30.0) -> None:
+def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 30.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited after `timeout` seconds."""
     if process is None or process.poll() is not None:
         return
     process.terminate()
@@ -104,7 +105,7 @@ class RedisServer:
         return self
 
     def stop(self) -> None:
-        _stop(self.process)
+        stop_process(self.process)
 
     def kill(self) -> None:
         """SIGKILL, as a crash: what is acknowledged must already be in the append-only file."""
@@ -275,4 +276,4 @@ class ElasticsearchNode:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
     def stop(self) -> None:
-        _stop(self.process, timeout=60)
+        stop_process(self.process, timeout=60)

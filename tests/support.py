@@ -20,7 +20,7 @@ from redis import Redis
 from receiver.authentication import sign
 from shared import queue
 from shared.config import load_settings
-from shared.services import free_port, wait_for_port
+from shared.services import free_port, stop_process, wait_for_port
 
 TOKEN = "test-secret-token"
 REFERENCE = Path(
@@ -95,13 +95,7 @@ def running(
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, timeout=20)
 
 
 @contextmanager
