@@ -40,6 +40,20 @@ async def read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
+async def exchange(
+    port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[str, asyncio.StreamReader, asyncio.StreamWriter]:
+    """Send one request and read its answer: (status or error name, and the connection to go on
+    with: a new one after an error)."""
+    try:
+        writer.write(request)
+        return str(await read_response(reader)), reader, writer
+    except (OSError, asyncio.IncompleteReadError, ValueError) as error:
+        writer.close()
+        reader, writer = await asyncio.open_connection(HOST, port)
+        return type(error).__name__, reader, writer
+
+
 def summary(latencies: list[float], statuses: Counter[str], elapsed: float) -> dict[str, Any]:
     done = sum(statuses.values())
     return {
@@ -66,13 +80,7 @@ async def closed_loop(port: int, requests: list[bytes], count: int, connections:
         while next_index < count:
             index, next_index = next_index, next_index + 1
             started = time.perf_counter()
-            try:
-                writer.write(requests[index % len(requests)])
-                status = str(await read_response(reader))
-            except (OSError, asyncio.IncompleteReadError, ValueError) as error:
-                status = type(error).__name__
-                writer.close()
-                reader, writer = await asyncio.open_connection(HOST, port)
+            status, reader, writer = await exchange(port, reader, writer, requests[index % len(requests)])
             latencies.append(time.perf_counter() - started)
             statuses[status] += 1
         writer.close()
@@ -102,13 +110,7 @@ async def open_loop(
             if delay > 0:
                 await asyncio.sleep(delay)
             sent = time.perf_counter()
-            try:
-                writer.write(requests[index % len(requests)])
-                status = str(await read_response(reader))
-            except (OSError, asyncio.IncompleteReadError, ValueError) as error:
-                status = type(error).__name__
-                writer.close()
-                reader, writer = await asyncio.open_connection(HOST, port)
+            status, reader, writer = await exchange(port, reader, writer, requests[index % len(requests)])
             finished = time.perf_counter()
             latencies.append(finished - due)
             service.append(finished - sent)
