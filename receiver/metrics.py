@@ -12,7 +12,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter(
     "zoom_ingest_receiver_requests",
@@ -30,48 +29,16 @@ REQUEST_BYTES = Histogram(
     buckets=(256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304),
 )
 
-# Outcomes of answers the endpoint itself does not give (Starlette answers them earlier).
-OUTCOME_BY_STATUS = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
-OUTCOME_KEY = "zoom_ingest.outcome"
+# REQUESTS.labels(outcome), looked up once per outcome rather than per request.
+_COUNTERS: dict[str, Counter] = {}
 
 
-def set_outcome(request: Request, outcome: str) -> None:
-    request.scope[OUTCOME_KEY] = outcome
-
-
-class CountRequests:
-    """Counts every answer on the webhook path by outcome, whoever gave it."""
-
-    def __init__(self, app: ASGIApp, path: str) -> None:
-        self.app = app
-        self.path = path
-        # REQUESTS.labels(outcome), looked up once per outcome rather than per request.
-        self.counters: dict[str, Counter] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path:
-            return await self.app(scope, receive, send)
-        size = 0
-
-        async def counting_receive() -> Message:
-            nonlocal size
-            message = await receive()
-            size += len(message.get("body", b""))
-            return message
-
-        async def counting_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                outcome = scope.get(OUTCOME_KEY) or OUTCOME_BY_STATUS.get(status, f"http_{status}")
-                counter = self.counters.get(outcome)
-                if counter is None:
-                    counter = self.counters[outcome] = REQUESTS.labels(outcome)
-                counter.inc()
-                if scope["method"] == "POST":
-                    REQUEST_BYTES.observe(size)
-            await send(message)
-
-        await self.app(scope, counting_receive, counting_send)
+def count(outcome: str) -> None:
+    """Count one answer on the webhook path."""
+    counter = _COUNTERS.get(outcome)
+    if counter is None:
+        counter = _COUNTERS[outcome] = REQUESTS.labels(outcome)
+    counter.inc()
 
 
 async def metrics(request: Request) -> Response:

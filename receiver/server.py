@@ -6,15 +6,14 @@ import os
 import tempfile
 
 import uvicorn
-from starlette.applications import Starlette
 
-from receiver.app import create_app
+from receiver.app import Receiver, create_app
 from receiver.deadline import ReadDeadlineH11Protocol
 from shared import logs
 from shared.config import Settings, load_settings
 
 
-def build() -> Starlette:
+def build() -> Receiver:
     """The app of one uvicorn worker process, configured from the environment."""
     settings = load_settings()
     logs.configure(settings.log_level, settings.log_format)
