@@ -113,7 +113,7 @@ class FaultProxy:
                     self._answer(status, ELASTICSEARCH_HEADERS, json.dumps(document).encode())
                     return
                 upstream = http.client.HTTPConnection(
-                    proxy.upstream.hostname, proxy.upstream.port, timeout=60
+                    proxy.upstream.hostname or "127.0.0.1", proxy.upstream.port, timeout=60
                 )
                 try:
                     headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from elasticsearch import Elasticsearch
 from redis import Redis
+from rq.job import Job
 
 from receiver.authentication import sign
 from shared import queue
@@ -47,6 +48,13 @@ def reference_bodies(family: str) -> list[bytes]:
 def event_body(event: str = "meeting.created", **payload: Any) -> bytes:
     body = {"event": event, "event_ts": 1626230691572, "payload": {"account_id": "acc", **payload}}
     return json.dumps(body).encode()
+
+
+def failure_reason(job: Job) -> str:
+    """What RQ recorded when the job failed."""
+    result = job.latest_result()
+    assert result is not None, f"job {job.id} has no result"
+    return result.exc_string or ""
 
 
 def wait_for(check: Callable[[], T], timeout: float = 30.0, interval: float = 0.2, what: str = "") -> T:

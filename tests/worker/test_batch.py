@@ -17,7 +17,7 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from shared.config import Settings, load_settings
 from shared.queue import INFLIGHT_PREFIX, SERIALIZER, alive_key, event_queue, inflight_key
 from shared.services import ElasticsearchNode, RedisServer
-from tests.support import count_documents, enqueue_directly, event_body
+from tests.support import count_documents, enqueue_directly, event_body, failure_reason
 from worker.batch import BatchWorker
 from worker.job import transform_options
 from worker.sink import Sink
@@ -81,7 +81,7 @@ def test_poison_event_fails_alone_and_replays_once_fixed(
     assert count_documents(es, namespace) == 30  # the rest of its batch was indexed
     [job] = failed_jobs(redis)
     assert json.loads(job.args[0]) == json.loads(poison)
-    reason = job.latest_result().exc_string
+    reason = failure_reason(job)
     assert "Limit of total fields [220]" in reason
 
     # Fix the cause, replay, and the event is indexed.
@@ -107,7 +107,7 @@ def test_job_that_is_not_ours_fails_alone_with_its_reason(
     worker.run(burst=True)
     assert count_documents(es, namespace) == 1
     [job] = failed_jobs(redis)
-    assert "not a zoom-ingest event job" in job.latest_result().exc_string
+    assert "not a zoom-ingest event job" in failure_reason(job)
 
 
 def test_events_claimed_by_a_dead_worker_go_back_to_the_queue(
@@ -136,4 +136,4 @@ def test_job_written_with_another_serializer_fails_alone(
     worker.run(burst=True)
     assert count_documents(es, namespace) == 2
     [job] = failed_jobs(redis)
-    assert "not a zoom-ingest event job" in job.latest_result().exc_string
+    assert "not a zoom-ingest event job" in failure_reason(job)
