@@ -60,6 +60,20 @@ local moved = 0
 while redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT') do moved = moved + 1 end
 return moved
 """
+# Finish jobs as RQ does (status finished, then kept ARGV[2] seconds, or deleted when that is 0):
+# one command for a whole batch instead of two per job, which cost more than the rest of finish.
+FINISH_SCRIPT = """
+local ttl = tonumber(ARGV[2])
+for _, key in ipairs(KEYS) do
+  if ttl > 0 then
+    redis.call('HSET', key, 'status', ARGV[1])
+    redis.call('EXPIRE', key, ttl)
+  else
+    redis.call('DEL', key)
+  end
+end
+return #KEYS
+"""
 
 
 @dataclass
@@ -100,6 +114,7 @@ class BatchWorker:
         self.alive_key = queue.alive_key(self.name)
         self.claim_script = connection.register_script(CLAIM_SCRIPT)
         self.return_script = connection.register_script(RETURN_SCRIPT)
+        self.finish_script = connection.register_script(FINISH_SCRIPT)
         self.stopping = False
         self.next_sweep = 0.0
 
@@ -235,8 +250,7 @@ class BatchWorker:
         failed_jobs = Job.fetch_many(
             [event.job_id for event, _ in failures], self.connection, queue.SERIALIZER
         )
-        finished: dict[str | bytes, float] = {}
-        expires_at = time.time() + result_ttl
+        finished: list[queue.QueuedEvent] = []
         with self.connection.pipeline(transaction=True) as pipe:
             for (event, failure), job in zip(failures, failed_jobs, strict=True):
                 log.warning("event %s failed: %s", event.job_id, failure)
@@ -248,15 +262,15 @@ class BatchWorker:
                     continue
                 (metrics.INDEXED if result == "created" else metrics.DUPLICATES).inc()
                 metrics.LAG_SECONDS.observe((now - parse_received_at(event.args[1])).total_seconds())
-                # As RQ finishes a job: status, kept result_ttl seconds, listed in the registry.
-                pipe.hset(event.key, "status", JobStatus.FINISHED.value)
-                if result_ttl > 0:
-                    pipe.expire(event.key, result_ttl)
-                    finished[event.job_id] = expires_at
-                else:
-                    pipe.delete(event.key)
+                finished.append(event)
             if finished:
-                pipe.zadd(self.finished_registry_key, finished)
+                keys = [event.key for event in finished]
+                self.finish_script(keys=keys, args=[JobStatus.FINISHED.value, result_ttl], client=pipe)
+                if result_ttl > 0:
+                    # Listed in the registry until their hashes expire, as RQ lists finished jobs.
+                    expires_at = time.time() + result_ttl
+                    listed: dict[str | bytes, float] = {event.job_id: expires_at for event in finished}
+                    pipe.zadd(self.finished_registry_key, listed)
             # This batch's ids head the list; the next batch's, claimed meanwhile, stay claimed.
             pipe.ltrim(self.inflight, batch.claimed, -1)
             pipe.execute()

@@ -54,10 +54,25 @@ def test_batch_records_each_event_as_a_finished_rq_job(
     assert count_documents(es, namespace) == 250
     finished = FinishedJobRegistry("zoom-webhooks", connection=redis, serializer=SERIALIZER)
     assert finished.count == 250
-    job = Job.fetch(finished.get_job_ids()[0], connection=redis, serializer=SERIALIZER)
-    assert job.get_status() == JobStatus.FINISHED
+    for job in Job.fetch_many(finished.get_job_ids(), redis, SERIALIZER):
+        assert job is not None and job.get_status() == JobStatus.FINISHED
+        # Kept result_ttl seconds, as RQ keeps a finished job, then gone.
+        assert 0 < redis.ttl(job.key) <= worker.settings.result_ttl_seconds
     assert redis.llen(worker.inflight) == 0
     assert Queue("zoom-webhooks", connection=redis).count == 0
+
+
+def test_with_result_ttl_0_finished_events_leave_nothing_behind(
+    settings: Settings, redis: Redis, redis_server: RedisServer, es: Elasticsearch, namespace: str
+) -> None:
+    settings = settings.model_copy(update={"result_ttl_seconds": 0})
+    worker = BatchWorker(settings, redis, Sink(settings), transform_options(settings))
+    worker.sink.install_template()
+    enqueue_directly(redis_server.url, [meeting(n) for n in range(30)])
+    assert worker.run(burst=True) == 30
+    assert count_documents(es, namespace) == 30
+    assert FinishedJobRegistry("zoom-webhooks", connection=redis, serializer=SERIALIZER).count == 0
+    assert redis.keys("rq:job:*") == []
 
 
 def test_poison_event_fails_alone_and_replays_once_fixed(
