@@ -74,17 +74,28 @@ class QueuedEvent:
         return str(Job.key_for(self.job_id))
 
 
+# The `data` field of each job hash in KEYS (false, returned as nil, for a job that is gone).
+_READ_DATA_SCRIPT = """
+local data = {}
+for i, key in ipairs(KEYS) do data[i] = redis.call('HGET', key, 'data') end
+return data
+"""
+
+
 def read_events(connection: Redis, job_ids: list[str]) -> list[QueuedEvent | None]:
-    """One round trip for many jobs: only their `data` field, decoded as RQ stores it (JSON of
+    """One command for many jobs: only their `data` field, decoded as RQ stores it (JSON of
     [function, instance, args, kwargs], zlib-compressed). Restoring whole RQ Jobs costs a worker
-    more than transforming the events. None for a job that is gone or unreadable."""
-    with connection.pipeline(transaction=False) as pipe:
-        for job_id in job_ids:
-            pipe.hget(Job.key_for(job_id), "data")
-        raw = pipe.execute()
+    more than transforming the events, and a pipeline of one HGET per job a third as much again.
+    None for a job that is gone or unreadable."""
+    if not job_ids:
+        return []
+    read_data = connection.register_script(_READ_DATA_SCRIPT)
+    raw: list[bytes | None] = read_data(keys=[Job.key_for(job_id) for job_id in job_ids])
     events: list[QueuedEvent | None] = []
     for job_id, data in zip(job_ids, raw, strict=True):
         try:
+            if data is None:
+                raise ValueError("no such job")
             func_name, _, args, _ = SERIALIZER.loads(zlib.decompress(data))
         except (TypeError, ValueError, zlib.error):
             events.append(None)
