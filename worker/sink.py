@@ -29,6 +29,7 @@ from tenacity import (
 
 from shared.config import Settings
 from worker import metrics
+from worker.serializer import serializers
 from worker.template import TEMPLATE_NAME, index_template
 from worker.transform.times import format_timestamp
 
@@ -69,6 +70,7 @@ def build_client(settings: Settings) -> Elasticsearch:
         "max_retries": 0,
         "retry_on_timeout": False,
         "verify_certs": settings.es_verify_certs,
+        "serializers": serializers(),
     }
     if settings.es_api_key is not None:
         options["api_key"] = settings.es_api_key.get_secret_value()
