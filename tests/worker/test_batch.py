@@ -30,11 +30,15 @@ def settings(redis_server: RedisServer, es_node: ElasticsearchNode, namespace: s
     )
 
 
-@pytest.fixture
-def worker(settings: Settings, redis: Redis) -> Iterator[BatchWorker]:
+def batch_worker(settings: Settings, redis: Redis) -> BatchWorker:
     sink = Sink(settings)
     sink.install_template()
-    yield BatchWorker(settings, redis, sink, transform_options(settings))
+    return BatchWorker(settings, redis, sink, transform_options(settings))
+
+
+@pytest.fixture
+def worker(settings: Settings, redis: Redis) -> Iterator[BatchWorker]:
+    yield batch_worker(settings, redis)
 
 
 def meeting(number: int, **extra: object) -> bytes:
@@ -65,9 +69,7 @@ def test_batch_records_each_event_as_a_finished_rq_job(
 def test_with_result_ttl_0_finished_events_leave_nothing_behind(
     settings: Settings, redis: Redis, redis_server: RedisServer, es: Elasticsearch, namespace: str
 ) -> None:
-    settings = settings.model_copy(update={"result_ttl_seconds": 0})
-    worker = BatchWorker(settings, redis, Sink(settings), transform_options(settings))
-    worker.sink.install_template()
+    worker = batch_worker(settings.model_copy(update={"result_ttl_seconds": 0}), redis)
     enqueue_directly(redis_server.url, [meeting(n) for n in range(30)])
     assert worker.run(burst=True) == 30
     assert count_documents(es, namespace) == 30
