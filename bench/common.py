@@ -24,7 +24,7 @@ from receiver.authentication import sign
 from shared.services import RedisServer, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE = Path(os.environ.get("ZOOM_INGEST_REFERENCE_DIR", REPO.parent / "shared" / "reference"))
+EVENTS = REPO / "tests" / "data" / "events"
 TOKEN = "bench-secret-token"
 WEBHOOK_PATH = "/zoom-webhook"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -63,10 +63,10 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 
 def reference_events() -> list[dict[str, Any]]:
-    folder = REFERENCE / "events"
+    folder = EVENTS
     files = sorted(path for path in folder.glob("*.ndjson") if not path.name.endswith(".expected.ndjson"))
     if not files:
-        raise SystemExit(f"no reference events in {folder} (set ZOOM_INGEST_REFERENCE_DIR)")
+        raise SystemExit(f"no reference events in {folder} ")
     events: list[dict[str, Any]] = []
     for path in files:
         for line in path.read_text().splitlines():

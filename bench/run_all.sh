@@ -18,7 +18,6 @@ python3 -c "from shared.services import elasticsearch_home; elasticsearch_home()
 
 if (($#)); then
     code="commit $(git rev-parse --short "$1"), clean export"
-    export ZOOM_INGEST_REFERENCE_DIR="${ZOOM_INGEST_REFERENCE_DIR:-$(cd .. && pwd)/shared/reference}"
     snapshot=$(mktemp -d /tmp/zoom-bench-source-XXXXXX)
     trap 'rm -rf "$snapshot"' EXIT
     git archive "$1" | tar -x -C "$snapshot"

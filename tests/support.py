@@ -24,9 +24,8 @@ from shared.config import load_settings
 from shared.services import free_port, stop_process, wait_for_port
 
 TOKEN = "test-secret-token"
-REFERENCE = Path(
-    os.environ.get("ZOOM_INGEST_REFERENCE_DIR", Path(__file__).resolve().parents[2] / "shared" / "reference")
-)
+# Copies of the reference bodies and expected documents (tests/data/README.md).
+TEST_DATA = Path(__file__).resolve().parent / "data"
 
 T = TypeVar("T")
 
@@ -41,7 +40,7 @@ def signed_headers(body: bytes, token: str = TOKEN, timestamp: int | None = None
 
 
 def reference_bodies(family: str) -> list[bytes]:
-    lines = (REFERENCE / "events" / f"{family}.ndjson").read_bytes().splitlines()
+    lines = (TEST_DATA / "events" / f"{family}.ndjson").read_bytes().splitlines()
     return [line for line in lines if line.strip()]
 
 

@@ -7,7 +7,7 @@ import signal
 import threading
 from pathlib import Path
 
-import httpx
+import httpx2
 from elasticsearch import Elasticsearch
 from redis import Redis
 from rq import Queue
@@ -91,7 +91,7 @@ def test_redis_crash_mid_stream_loses_no_acknowledged_event(
 
     def send(url: str) -> None:
         nonlocal refused
-        with httpx.Client(base_url=url, timeout=10) as client:
+        with httpx2.Client(base_url=url, timeout=10) as client:
             number = 0
             while not stop.is_set():
                 body = event_body("user.signed_in", object={"id": f"u{number}", "email": "a@b.c"})
@@ -100,7 +100,7 @@ def test_redis_crash_mid_stream_loses_no_acknowledged_event(
                     status = client.post(
                         "/zoom-webhook", content=body, headers=signed_headers(body)
                     ).status_code
-                except httpx.HTTPError:
+                except httpx2.HTTPError:
                     status = 0
                 if status == 200:
                     acknowledged.append(body)

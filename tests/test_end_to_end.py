@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from elasticsearch import Elasticsearch
 from redis import Redis
@@ -41,8 +41,8 @@ class Stack:
     redis: Redis
     logs: Path
 
-    def post(self, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
-        return httpx.post(f"{self.url}/zoom-webhook", content=body, headers=headers or signed_headers(body))
+    def post(self, body: bytes, headers: dict[str, str] | None = None) -> httpx2.Response:
+        return httpx2.post(f"{self.url}/zoom-webhook", content=body, headers=headers or signed_headers(body))
 
     def finished(self) -> int:
         return FinishedJobRegistry(QUEUE, connection=self.redis, serializer=SERIALIZER).count

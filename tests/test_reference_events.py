@@ -6,13 +6,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from elasticsearch import Elasticsearch
 from redis import Redis
 
 from shared.services import ElasticsearchNode, RedisServer
 from tests.support import (
-    REFERENCE,
+    TEST_DATA,
     documents,
     reference_bodies,
     running,
@@ -26,7 +26,7 @@ from worker.template import field_types
 from worker.transform import TransformOptions, to_document
 
 FAMILIES = sorted(
-    path.stem for path in (REFERENCE / "events").glob("*.ndjson") if ".expected" not in path.name
+    path.stem for path in (TEST_DATA / "events").glob("*.ndjson") if ".expected" not in path.name
 )
 
 
@@ -56,7 +56,7 @@ def test_every_reference_event_is_indexed_as_transformed(
         running_receiver(environment, tmp_path / "receiver.log") as url,
         running(["worker"], environment, tmp_path / "worker.log"),
     ):
-        with httpx.Client(base_url=url) as client:
+        with httpx2.Client(base_url=url) as client:
             statuses = [
                 client.post("/zoom-webhook", content=body, headers=signed_headers(body)).status_code
                 for body in bodies

@@ -6,7 +6,7 @@ import signal
 import threading
 from pathlib import Path
 
-import httpx
+import httpx2
 from elasticsearch import Elasticsearch
 from redis import Redis
 from rq import Queue
@@ -56,12 +56,12 @@ def test_receiver_answers_requests_in_flight_on_sigterm(
     errors: list[str] = []
 
     def send(start: int) -> None:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        with httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
             for number in range(start, start + 10_000):
                 body = event_body(object={"id": number})
                 try:
                     response = client.post("/zoom-webhook", content=body, headers=signed_headers(body))
-                except httpx.HTTPError as failure:
+                except httpx2.HTTPError as failure:
                     errors.append(type(failure).__name__)
                     return
                 if response.status_code == 200:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
+import httpx2
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 from starlette.testclient import TestClient
@@ -54,7 +54,7 @@ def test_several_uvicorn_workers_report_one_sum(
     environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with (
         running_receiver(environment, tmp_path / "receiver.log", workers=3) as url,
-        httpx.Client(base_url=url) as client,
+        httpx2.Client(base_url=url) as client,
     ):
         for number in range(30):
             body = event_body(object={"id": number})

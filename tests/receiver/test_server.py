@@ -6,7 +6,7 @@ import ssl
 import subprocess
 from pathlib import Path
 
-import httpx
+import httpx2
 from redis import Redis
 from rq import Queue
 
@@ -59,7 +59,7 @@ def test_https_with_several_workers(tmp_path: Path, redis_server: RedisServer, r
     ]
     with running(arguments, environment, tmp_path / "receiver.log"):
         wait_for_port(port, 30)
-        with httpx.Client(
+        with httpx2.Client(
             verify=ssl.create_default_context(cafile=certificate), base_url=f"https://127.0.0.1:{port}"
         ) as client:
             for number in range(10):

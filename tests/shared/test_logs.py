@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx
+import httpx2
 from redis import Redis
 
 from shared.services import RedisServer
@@ -23,9 +23,9 @@ def test_refusals_are_logged_as_ecs_with_reason_and_client_but_no_secrets(
     log = tmp_path / "receiver.log"
     with running_receiver(environment, log) as url:
         forged = signed_headers(body, token="attacker-token") | {"x-zoom-auth": "header-secret-value"}
-        assert httpx.post(f"{url}/zoom-webhook", content=body, headers=forged).status_code == 401
+        assert httpx2.post(f"{url}/zoom-webhook", content=body, headers=forged).status_code == 401
         wrong_header = signed_headers(body) | {"x-zoom-auth": "guess"}
-        assert httpx.post(f"{url}/zoom-webhook", content=body, headers=wrong_header).status_code == 401
+        assert httpx2.post(f"{url}/zoom-webhook", content=body, headers=wrong_header).status_code == 401
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     refusals = [line for line in lines if line["message"].startswith("rejected webhook")]
     assert len(refusals) == 2
@@ -61,6 +61,6 @@ def test_client_address_behind_a_trusted_proxy(
                                           trusted_proxies=trusted)  # fmt: skip
         log = tmp_path / f"receiver-{trusted or 'none'}.log"
         with running_receiver(environment, log) as url:
-            assert httpx.post(f"{url}/zoom-webhook", content=body, headers=headers).status_code == 401
+            assert httpx2.post(f"{url}/zoom-webhook", content=body, headers=headers).status_code == 401
         # Only a configured proxy may say who the client is; anyone else could forge the header.
         assert refusal_addresses(log) == [expected]

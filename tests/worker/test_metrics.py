@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
+import httpx2
 from elasticsearch import Elasticsearch
 from redis import Redis
 
@@ -40,8 +40,8 @@ def test_indexed_duplicates_failures_batches_and_lag(
 
         def scrape() -> dict:
             try:
-                return samples(httpx.get(f"http://127.0.0.1:{port}/metrics").text)
-            except httpx.HTTPError:
+                return samples(httpx2.get(f"http://127.0.0.1:{port}/metrics").text)
+            except httpx2.HTTPError:
                 return {}
 
         indexed = ("zoom_ingest_events_indexed_total", ())

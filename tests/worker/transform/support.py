@@ -1,26 +1,20 @@
 """Shared by the transform tests: the reference events, running a body through to_document, and
-the reference's comparison rules (events/README.md)."""
+the rules for comparing with the expected documents (tests/data/README.md)."""
 
 from __future__ import annotations
 
 import copy
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support import TEST_DATA
 from worker.transform import TransformOptions, to_document
 
-REFERENCE_DIR = Path(
-    os.environ.get(
-        "ZOOM_INGEST_REFERENCE_DIR",
-        Path(__file__).resolve().parents[3] / ".." / "shared" / "reference",
-    )
-).resolve()
-EVENTS_DIR = REFERENCE_DIR / "events"
+EVENTS_DIR = TEST_DATA / "events"
 
 RECEIVED_AT = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 RECEIVED_AT_TEXT = "2024-05-06T07:08:09.123Z"
@@ -35,9 +29,7 @@ UNORDERED_FIELDS = ("event.type", "event.category")
 
 def _lines(path: Path) -> list[str]:
     if not path.is_file():
-        raise FileNotFoundError(
-            f"reference events not found at {path}; set ZOOM_INGEST_REFERENCE_DIR to the reference directory"
-        )
+        raise FileNotFoundError(f"test data not found at {path}: it belongs in tests/data/ (README.md there)")
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
