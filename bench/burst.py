@@ -37,8 +37,8 @@ from bench.common import (
 )
 from bench.indexing import bulk_baseline, elasticsearch_node, run_workers, settings_for
 from bench.loadgen import run_httpload
+from ops.services import free_port, wait_for_port
 from shared import queue
-from shared.services import free_port, wait_for_port
 
 BENCH = "burst"
 

@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ops.services import RedisServer, stop_process
 from receiver.authentication import sign
-from shared.services import RedisServer, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 EVENTS = REPO / "tests" / "data" / "events"
@@ -178,7 +178,7 @@ def spawn(
 
 
 def zoom_ingest(*arguments: str) -> list[str]:
-    return [sys.executable, "-m", "shared.cli", "--log-level", "WARNING", *arguments]
+    return [sys.executable, "-m", "ops.cli", "--log-level", "WARNING", *arguments]
 
 
 # --- /proc figures ---------------------------------------------------------------------------------

@@ -18,9 +18,9 @@ from rq import Queue
 from rq.registry import FailedJobRegistry
 
 from bench.common import cpu_seconds, log, peak_rss_mb, spawn, zoom_ingest
+from ops.services import ElasticsearchNode
 from shared import queue
 from shared.config import Settings, load_settings
-from shared.services import ElasticsearchNode
 from worker.job import document_id, transform_options
 from worker.sink import Sink
 from worker.transform import to_document

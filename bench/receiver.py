@@ -43,9 +43,9 @@ from bench.common import (
     zoom_ingest,
 )
 from bench.loadgen import run_httpload, run_wrk, wrk_script
+from ops.services import free_port, wait_for_port
 from shared import queue
 from shared.config import load_settings
-from shared.services import free_port, wait_for_port
 
 BENCH = "receiver"
 NAMES = ("bare", "receiver")

@@ -14,7 +14,7 @@ if ! command -v wrk >/dev/null; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
-python3 -c "from shared.services import elasticsearch_home; elasticsearch_home()" >/dev/null
+python3 -c "from ops.services import elasticsearch_home; elasticsearch_home()" >/dev/null
 
 if (($#)); then
     code="commit $(git rev-parse --short "$1"), clean export"
@@ -24,7 +24,7 @@ if (($#)); then
     rm -rf "$snapshot/bench" && cp -r bench "$snapshot/bench"
     cd "$snapshot"
 else
-    dirty=$(git status --porcelain -- receiver worker shared | awk '{print $NF}' | paste -sd' ')
+    dirty=$(git status --porcelain -- receiver worker shared ops | awk '{print $NF}' | paste -sd' ')
     code="commit $(git rev-parse --short HEAD), uncommitted changes in: ${dirty:-none}"
 fi
 {

@@ -18,14 +18,14 @@ import pytest
 from elasticsearch import Elasticsearch
 from redis import Redis
 
-from shared.services import ElasticsearchNode, RedisServer
+from ops.services import ElasticsearchNode, RedisServer
 
 _names = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
 def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests see no ZOOM_INGEST_* settings of the machine they run on, and shared.cli.main(), which
+    """Tests see no ZOOM_INGEST_* settings of the machine they run on, and ops.cli.main(), which
     writes flags into os.environ for the processes it starts, cannot leak them into later tests."""
     for name in list(os.environ):
         if name.startswith("ZOOM_INGEST_"):

@@ -18,10 +18,10 @@ from elasticsearch import Elasticsearch
 from redis import Redis
 from rq.job import Job
 
+from ops.services import free_port, stop_process, wait_for_port
 from receiver.authentication import sign
 from shared import queue
 from shared.config import load_settings
-from shared.services import free_port, stop_process, wait_for_port
 
 TOKEN = "test-secret-token"
 # Copies of the reference bodies and expected documents (tests/data/README.md).
@@ -97,7 +97,7 @@ def running(
     """A `zoom-ingest ...` process for the duration of the block; its output goes to `log`."""
     with log.open("ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", *arguments], env=environment, stdout=output, stderr=output
+            [sys.executable, "-m", "ops.cli", *arguments], env=environment, stdout=output, stderr=output
         )
     try:
         yield process

@@ -13,8 +13,8 @@ from redis import Redis
 from rq import Queue
 from rq.registry import FailedJobRegistry
 
+from ops.services import ElasticsearchNode, RedisServer
 from shared.queue import INFLIGHT_PREFIX, SERIALIZER
-from shared.services import ElasticsearchNode, RedisServer
 from tests.faults import FaultProxy
 from tests.support import (
     count_documents,

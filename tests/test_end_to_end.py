@@ -17,8 +17,8 @@ from redis import Redis
 from rq import Queue
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
+from ops.services import ElasticsearchNode, RedisServer
 from shared.queue import SERIALIZER
-from shared.services import ElasticsearchNode, RedisServer
 from tests.support import (
     documents,
     event_body,

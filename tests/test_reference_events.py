@@ -10,7 +10,7 @@ import httpx2
 from elasticsearch import Elasticsearch
 from redis import Redis
 
-from shared.services import ElasticsearchNode, RedisServer
+from ops.services import ElasticsearchNode, RedisServer
 from tests.support import (
     TEST_DATA,
     documents,

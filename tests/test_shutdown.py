@@ -11,8 +11,8 @@ from elasticsearch import Elasticsearch
 from redis import Redis
 from rq import Queue
 
+from ops.services import ElasticsearchNode, RedisServer, free_port, wait_for_port
 from shared.queue import INFLIGHT_PREFIX, SERIALIZER
-from shared.services import ElasticsearchNode, RedisServer, free_port, wait_for_port
 from tests.support import (
     count_documents,
     enqueue_directly,

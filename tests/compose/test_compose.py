@@ -29,11 +29,11 @@ from redis import Redis
 from rq import SimpleWorker
 from starlette.testclient import TestClient
 
+from ops.cli import build_parser
+from ops.services import ES_VERSION, RedisServer, free_port
 from receiver.app import create_app
 from shared import queue
-from shared.cli import build_parser
 from shared.config import ENV_PREFIX, Settings
-from shared.services import ES_VERSION, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = ROOT / "compose"

@@ -37,9 +37,9 @@ from rq.job import Job, JobStatus
 from rq.job_lifecycle import record_job_failure
 from rq.registry import FailedJobRegistry
 
+from ops.services import RedisServer
 from shared import queue
 from shared.config import Settings, load_settings
-from shared.services import RedisServer
 from tests.support import event_body
 from worker.sink import IndexingError
 

@@ -11,11 +11,11 @@ from redis import Redis
 from rq import Queue
 from starlette.testclient import TestClient
 
+from ops.services import RedisServer, free_port
 from receiver.app import create_app
 from receiver.authentication import crc_answer
 from shared.config import ConfigError, Settings, load_settings
 from shared.queue import JOB_FUNCTION, SERIALIZER
-from shared.services import RedisServer, free_port
 from tests.support import TOKEN, event_body, signed_headers
 
 PATH = "/zoom-webhook"

@@ -12,11 +12,11 @@ from redis.exceptions import RedisError
 from rq import Queue
 from starlette.testclient import TestClient
 
+from ops.services import RedisServer
 from receiver.app import create_app
 from receiver.commit import GroupCommit
 from shared.config import load_settings
 from shared.queue import SERIALIZER, EventWriter, PackedJob, event_queue
-from shared.services import RedisServer
 from tests.support import (
     TOKEN,
     event_body,

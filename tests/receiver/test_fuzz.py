@@ -40,9 +40,9 @@ from hypothesis import strategies as st
 from redis import Redis
 from starlette.testclient import TestClient
 
+from ops.services import RedisServer, free_port, wait_for_port
 from receiver.app import create_app
 from shared.config import Settings, load_settings
-from shared.services import RedisServer, free_port, wait_for_port
 from tests.support import TOKEN, running, service_environment
 
 PATH = "/zoom-webhook"

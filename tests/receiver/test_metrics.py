@@ -9,9 +9,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 from starlette.testclient import TestClient
 
+from ops.services import RedisServer
 from receiver.app import create_app
 from shared.config import load_settings
-from shared.services import RedisServer
 from tests.support import TOKEN, event_body, running_receiver, service_environment, signed_headers
 
 

@@ -10,8 +10,8 @@ import httpx2
 from redis import Redis
 from rq import Queue
 
+from ops.services import RedisServer, free_port, wait_for_port
 from shared.queue import SERIALIZER
-from shared.services import RedisServer, free_port, wait_for_port
 from tests.support import event_body, running, service_environment, signed_headers
 
 

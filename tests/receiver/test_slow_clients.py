@@ -29,9 +29,9 @@ import uvicorn
 from redis import Redis
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ops.services import RedisServer, free_port, wait_for_port
 from receiver import server
 from shared.config import load_settings
-from shared.services import RedisServer, free_port, wait_for_port
 from tests.support import TOKEN, event_body, raw_request, running, service_environment, signed_headers
 
 PATH = "/zoom-webhook"

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from redis import Redis
 
+from ops.services import RedisServer
 from receiver.webhook import WebhookEndpoint
 from shared.config import load_settings
-from shared.services import RedisServer
 from tests.support import TOKEN, event_body, signed_headers
 
 LIMIT = 4096

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx2
 from redis import Redis
 
-from shared.services import RedisServer
+from ops.services import RedisServer
 from tests.support import TOKEN, event_body, running_receiver, service_environment, signed_headers
 
 

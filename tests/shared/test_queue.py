@@ -15,6 +15,7 @@ from rq.job_lifecycle import record_job_failure
 from rq.registry import FailedJobRegistry
 from rq.utils import utcparse
 
+from ops.services import RedisServer
 from shared.config import Settings, load_settings
 from shared.queue import (
     JOB_FUNCTION,
@@ -25,7 +26,6 @@ from shared.queue import (
     format_received_at,
     read_events,
 )
-from shared.services import RedisServer
 
 
 def test_lean_read_matches_what_rq_restores(redis_server: RedisServer, redis: Redis) -> None:

@@ -14,9 +14,9 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
+from ops.services import ElasticsearchNode, RedisServer
 from shared.config import Settings, load_settings
 from shared.queue import INFLIGHT_PREFIX, SERIALIZER, alive_key, event_queue, inflight_key
-from shared.services import ElasticsearchNode, RedisServer
 from tests.support import count_documents, enqueue_directly, event_body, failure_reason
 from worker.batch import BatchWorker
 from worker.job import transform_options
@@ -103,7 +103,7 @@ def test_poison_event_fails_alone_and_replays_once_fixed(
 
     # Fix the cause, replay, and the event is indexed.
     es.indices.put_settings(index=index, settings={"index.mapping.total_fields.limit": 2000})
-    replay = [sys.executable, "-m", "shared.cli", "replay", "--all", "--redis-url", redis_server.url]
+    replay = [sys.executable, "-m", "ops.cli", "replay", "--all", "--redis-url", redis_server.url]
     assert "requeued 1" in subprocess.run(replay, check=True, capture_output=True, text=True).stdout.lower()
     worker.run(burst=True)
     assert count_documents(es, namespace) == 31

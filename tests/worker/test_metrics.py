@@ -8,9 +8,9 @@ import httpx2
 from elasticsearch import Elasticsearch
 from redis import Redis
 
+from ops.services import ElasticsearchNode, RedisServer, free_port
 from shared.config import load_settings
 from shared.queue import event_queue
-from shared.services import ElasticsearchNode, RedisServer, free_port
 from tests.receiver.test_metrics import samples
 from tests.support import (
     count_documents,

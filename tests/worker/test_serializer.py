@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from elastic_transport import JsonSerializer as StandardJson
 from elasticsearch import Elasticsearch
 
+from ops.services import ElasticsearchNode
 from shared.config import load_settings
-from shared.services import ElasticsearchNode
 from tests.support import reference_bodies
 from worker.job import transform_options
 from worker.serializer import FastJsonSerializer, FastNdjsonSerializer

@@ -8,8 +8,8 @@ import pytest
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 from elasticsearch import ApiError, Elasticsearch
 
+from ops.services import ElasticsearchNode, free_port
 from shared.config import load_settings
-from shared.services import ElasticsearchNode, free_port
 from worker.sink import IndexingError, Sink, is_transient
 from worker.template import TEMPLATE_NAME
 

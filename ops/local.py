@@ -1,6 +1,6 @@
 """`zoom-ingest local`: the whole service on one machine, without Docker.
 
-Redis and an Elasticsearch node (see shared/services.py) keep their data under the data directory;
+Redis and an Elasticsearch node (see ops/services.py) keep their data under the data directory;
 a receiver and a worker run as child processes wired to them. Ctrl-C stops everything, workers
 first so no job is cut short.
 """
@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from ops.services import ElasticsearchNode, RedisServer, wait_for_port
 from shared.config import env_name
-from shared.services import ElasticsearchNode, RedisServer, wait_for_port
 
 
 def _secret_token(data_dir: Path) -> str:
@@ -73,7 +73,7 @@ def run_local(data_dir: Path, port: int, es_port: int, redis_port: int) -> int:
                 env_name("listen_port"): str(port),
             }
         )
-        command = [sys.executable, "-m", "shared.cli"]
+        command = [sys.executable, "-m", "ops.cli"]
         children.append(subprocess.Popen([*command, "worker"], env=environment))
         children.append(subprocess.Popen([*command, "receiver"], env=environment))
         wait_for_port(port, 30)

@@ -5,7 +5,7 @@ hangs. No secret (Redis password, API key, ES password, Zoom tokens, auth header
 details never include them, and every line is scrubbed of their values before it is written.
 
 This module runs the checks and writes the report, and holds the configuration and Redis checks; the
-Elasticsearch checks are in shared.check_elasticsearch, the result line in shared.check_result.
+Elasticsearch checks are in ops.check_elasticsearch, the result line in ops.check_result.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from redis import Redis
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 from rq import Queue
 
+from ops.check_elasticsearch import check_elasticsearch
+from ops.check_result import Result, fail, ok, warn
+from ops.registry import REDIS_ERRORS, invalid_redis_url, redacted_url, redis_unreachable
 from shared import queue
-from shared.check_elasticsearch import check_elasticsearch
-from shared.check_result import Result, fail, ok, warn
 from shared.config import ConfigError, Settings, env_name
-from shared.registry import REDIS_ERRORS, invalid_redis_url, redacted_url, redis_unreachable
 
 REDIS_TIMEOUT_SECONDS = 3.0
 MIN_REDIS = (6, 2)  # workers claim jobs with LMOVE / BLMOVE

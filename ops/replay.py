@@ -21,8 +21,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from shared.config import Settings
-from shared.registry import (
+from ops.registry import (
     REDIS_ERRORS,
     chunks,
     failure_line,
@@ -33,6 +32,7 @@ from shared.registry import (
     received_at,
     redis_unreachable,
 )
+from shared.config import Settings
 
 # A replay this large shows progress on stderr even when stderr is not a terminal.
 LARGE_REPLAY = 1000

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
-from shared.cli import build_parser, main
-from shared.services import ElasticsearchNode
+from ops.cli import build_parser, main
+from ops.services import ElasticsearchNode
 from worker.template import PRIORITY
 
 
@@ -42,7 +42,7 @@ def test_transform_reads_ndjson_from_stdin_and_keeps_order() -> None:
         {"event": "user.created", "payload": {"account_id": "a", "object": {"id": "x"}}},
     ]
     result = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "transform", "--namespace", "preview"],
+        [sys.executable, "-m", "ops.cli", "transform", "--namespace", "preview"],
         input="\n".join(json.dumps(body) for body in bodies) + "\n",
         capture_output=True,
         text=True,
@@ -70,7 +70,7 @@ def test_transform_enriches_with_the_given_geoip_databases(maxmind_databases: di
         [
             sys.executable,
             "-m",
-            "shared.cli",
+            "ops.cli",
             "transform",
             "--geoip-city-db",
             str(maxmind_databases["city"]),

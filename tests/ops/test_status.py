@@ -13,12 +13,12 @@ from rq import SimpleWorker
 from rq.job import Job
 from rq.job_lifecycle import record_job_failure
 
+from ops.cli import main
+from ops.registry import failure_line, failure_reason, redacted_url
+from ops.services import RedisServer, free_port
+from ops.status import format_age
 from shared import queue
-from shared.cli import main
 from shared.config import Settings, load_settings
-from shared.registry import failure_line, failure_reason, redacted_url
-from shared.services import RedisServer, free_port
-from shared.status import format_age
 from worker.job import context
 
 QUEUE = "zoom-webhooks"

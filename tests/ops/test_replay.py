@@ -11,11 +11,11 @@ from redis import Redis
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
 
+from ops.cli import main
+from ops.replay import LARGE_REPLAY, Progress, SelectionError, build_selection, parse_moment
+from ops.services import RedisServer, free_port
 from shared import queue
-from shared.cli import main
 from shared.config import Settings, load_settings
-from shared.replay import LARGE_REPLAY, Progress, SelectionError, build_selection, parse_moment
-from shared.services import RedisServer, free_port
 from worker.job import context
 
 QUEUE = "zoom-webhooks"

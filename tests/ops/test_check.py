@@ -19,11 +19,11 @@ import pytest
 from elasticsearch import Elasticsearch
 from redis import Redis
 
+from ops.check_elasticsearch import template_differences
+from ops.cli import main
+from ops.services import ElasticsearchNode, RedisServer, free_port, wait_for_port
 from shared import queue
-from shared.check_elasticsearch import template_differences
-from shared.cli import main
 from shared.config import load_settings
-from shared.services import ElasticsearchNode, RedisServer, free_port, wait_for_port
 from tests.faults import FaultProxy
 from tests.support import TOKEN
 from worker.sink import Sink

@@ -16,9 +16,9 @@ from elasticsearch import (
 )
 from elasticsearch import ConnectionTimeout as ESConnectionTimeout
 
-from shared.check_result import Result, fail, ok, warn
+from ops.check_result import Result, fail, ok, warn
+from ops.registry import redacted_url
 from shared.config import Settings, env_name
-from shared.registry import redacted_url
 from worker.sink import build_client
 from worker.template import CONSTANT_FIELDS, INDEX_PATTERN, TEMPLATE_NAME, index_template
 

@@ -18,9 +18,7 @@ from redis import Redis
 from rq import Queue, Worker
 from rq.registry import StartedJobRegistry
 
-from shared.config import Settings
-from shared.queue import INFLIGHT_PREFIX, SERIALIZER, alive_key
-from shared.registry import (
+from ops.registry import (
     REDIS_ERRORS,
     failure_reason,
     failure_strings,
@@ -30,6 +28,8 @@ from shared.registry import (
     received_at,
     redis_unreachable,
 )
+from shared.config import Settings
+from shared.queue import INFLIGHT_PREFIX, SERIALIZER, alive_key
 
 TOP_REASONS = 10
 # How many jobs at the head of the queue to look at for the oldest waiting event (a head id whose

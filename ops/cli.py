@@ -212,14 +212,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         if arguments.command == "check":
-            from shared.check import run_check
+            from ops.check import run_check
 
             # Before the settings load: invalid configuration is one of the things check reports.
             return run_check(lambda: _apply_flags(arguments), as_json=arguments.as_json, out=sys.stdout)
         settings = _apply_flags(arguments)
         logs.configure(settings.log_level, settings.log_format)
         if arguments.command == "local":
-            from shared.local import run_local
+            from ops.local import run_local
 
             return run_local(arguments.data_dir, arguments.port, arguments.es_port, arguments.redis_port)
         if arguments.command == "receiver":
@@ -238,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif arguments.command == "transform":
             run_transform(settings, arguments.files, sys.stdout)
         elif arguments.command == "replay":
-            from shared.replay import run_replay
+            from ops.replay import run_replay
 
             return run_replay(
                 settings,
@@ -252,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 err=sys.stderr,
             )
         elif arguments.command == "status":
-            from shared.status import run_status
+            from ops.status import run_status
 
             return run_status(
                 settings, as_json=arguments.as_json, verbose=arguments.verbose, out=sys.stdout, err=sys.stderr
