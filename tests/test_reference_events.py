@@ -50,7 +50,7 @@ def test_every_reference_event_is_indexed_as_transformed(
     namespace: str,
 ) -> None:
     bodies = [body for family in FAMILIES for body in reference_bodies(family)]
-    assert len(FAMILIES) == 9 and len(bodies) == 82  # as listed in events/README.md
+    assert len(FAMILIES) == 9 and len(bodies) == 82  # as listed in tests/data/README.md
     environment = service_environment(redis_server.url, es_node.url, namespace)
     with (
         running_receiver(environment, tmp_path / "receiver.log") as url,
