@@ -19,6 +19,7 @@ from elasticsearch import Elasticsearch
 from redis import Redis
 
 from ops.services import ElasticsearchNode, RedisServer
+from tests.secured import ADMIN, secured_node
 
 _names = itertools.count(1)
 
@@ -61,6 +62,28 @@ def es_node() -> Iterator[ElasticsearchNode]:
 @pytest.fixture
 def es(es_node: ElasticsearchNode) -> Iterator[Elasticsearch]:
     client = Elasticsearch(es_node.url, request_timeout=30)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def secured_es_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ElasticsearchNode]:
+    """A second node, as users run Elasticsearch: security on, HTTPS, file-realm users (tests/secured.py).
+    Started only by the tests that ask for it."""
+    base_dir = Path(tempfile.mkdtemp(prefix="zoom-ingest-secured-es-"))
+    node = secured_node(base_dir, tmp_path_factory.mktemp("certificates")).start()
+    yield node
+    node.stop()
+    shutil.rmtree(base_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def secured_es(secured_es_node: ElasticsearchNode) -> Iterator[Elasticsearch]:
+    """A superuser's client of the secured node."""
+    assert secured_es_node.security is not None
+    client = Elasticsearch(
+        secured_es_node.url, basic_auth=ADMIN, ca_certs=str(secured_es_node.security.ca), request_timeout=30
+    )
     yield client
     client.close()
 

@@ -1,0 +1,106 @@
+"""A secured Elasticsearch node for the tests, as users run one: security on, HTTPS with a CA made
+here with openssl, file-realm users (see ops/services.py for why the file realm)."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from elasticsearch import AuthenticationException, Elasticsearch
+
+from ops.services import ElasticsearchNode, Security
+from tests.support import wait_for
+
+# Exactly the privileges README.md and docs/operations.md document for the worker.
+WRITER_ROLE = """\
+zoom_ingest_writer:
+  cluster: [manage_index_templates]
+  indices:
+    - names: ["logs-zoom.webhook-*"]
+      privileges: [create_doc, auto_configure]
+"""
+# The same without create_doc: documents are refused with 403.
+NO_CREATE_DOC_ROLE = """\
+zoom_ingest_no_create_doc:
+  cluster: [manage_index_templates]
+  indices:
+    - names: ["logs-zoom.webhook-*"]
+      privileges: [auto_configure]
+"""
+WRITER = ("zoom_writer", "writer-password-1")
+ADMIN = ("admin", "admin-password-1")
+
+
+@dataclass(frozen=True)
+class Authority:
+    """A CA: its certificate and key."""
+
+    certificate: Path
+    key: Path
+
+
+def _openssl(*arguments: str) -> None:
+    subprocess.run(["openssl", *arguments], check=True, capture_output=True)
+
+
+def make_authority(directory: Path, name: str) -> Authority:
+    directory.mkdir(parents=True, exist_ok=True)
+    certificate, key = directory / f"{name}.pem", directory / f"{name}.key"
+    _openssl(
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        "-keyout", str(key), "-out", str(certificate),
+    )  # fmt: skip
+    return Authority(certificate, key)
+
+
+def make_node_certificate(authority: Authority, directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost signed by `authority`, and its key."""
+    certificate, key, request = directory / "node.pem", directory / "node.key", directory / "node.csr"
+    _openssl(
+        "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+        "-keyout", str(key), "-out", str(request),
+    )  # fmt: skip
+    extensions = directory / "node.ext"
+    extensions.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+    _openssl(
+        "x509", "-req", "-in", str(request), "-CA", str(authority.certificate), "-CAkey", str(authority.key),
+        "-CAcreateserial", "-days", "2", "-extfile", str(extensions), "-out", str(certificate),
+    )  # fmt: skip
+    return certificate, key
+
+
+def secured_node(base_dir: Path, certificates: Path) -> ElasticsearchNode:
+    """An unstarted node whose CA is certificates/ca.pem, with the users ADMIN and WRITER."""
+    authority = make_authority(certificates, "ca")
+    certificate, key = make_node_certificate(authority, certificates)
+    security = Security(
+        certificate=certificate,
+        key=key,
+        ca=authority.certificate,
+        roles_yml=WRITER_ROLE + NO_CREATE_DOC_ROLE,
+        admin=ADMIN,
+        users={WRITER[0]: (WRITER[1], ["zoom_ingest_writer"])},
+    )
+    return ElasticsearchNode(base_dir, security=security)
+
+
+def add_user(node: ElasticsearchNode, client: Elasticsearch, user: tuple[str, str], roles: list[str]) -> None:
+    """A file-realm user, once the running node accepts it (`client`: any client of the node)."""
+    node.add_user(*user, roles)
+
+    def accepted() -> bool:
+        try:
+            client.options(basic_auth=user).security.authenticate()
+        except AuthenticationException:
+            return False
+        return True
+
+    wait_for(accepted, what=f"the node to accept the new user {user[0]}")
+
+
+def grant(node: ElasticsearchNode, client: Elasticsearch, user: tuple[str, str], role: str) -> None:
+    """Give the user another role, once the running node applies it."""
+    node.set_roles(user[0], add=[role])
+    wait_for(lambda: role in client.options(basic_auth=user).security.authenticate()["roles"], what=role)
