@@ -16,9 +16,18 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from elasticsearch import ApiError, BadRequestError, Elasticsearch
+from elasticsearch import (
+    ApiError,
+    AuthenticationException,
+    AuthorizationException,
+    BadRequestError,
+    Elasticsearch,
+    NotFoundError,
+)
 from elasticsearch import ConnectionError as ESConnectionError
 from elasticsearch import ConnectionTimeout as ESConnectionTimeout
+from elasticsearch import SSLError as ESSSLError
+from elasticsearch import TransportError
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -27,13 +36,23 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from shared.config import Settings
+from shared.config import Settings, env_name
 from worker import metrics
 from worker.serializer import serializers
-from worker.template import TEMPLATE_NAME, index_template
+from worker.template import (
+    LEGACY_NAME,
+    SUBSTITUTES,
+    WEBHOOK_DATASET,
+    index_template,
+    is_ours,
+    template_name,
+    without_types,
+)
 from worker.transform.times import format_timestamp
 
 log = logging.getLogger("zoom_ingest.worker")
+# The client's node pool warns of every failed request; the worker's own retry lines already say it.
+logging.getLogger("elastic_transport.node_pool").setLevel(logging.ERROR)
 
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 
@@ -56,10 +75,40 @@ class TransientItems(Exception):
     """Some items of a bulk request were refused for a transient reason: retry them."""
 
 
+class TemplateConflict(Exception):
+    """An index template zoom-ingest would write exists and is not zoom-ingest's."""
+
+
 def is_transient(error: BaseException) -> bool:
+    # A certificate the client does not trust stays untrusted however often it is retried.
+    if isinstance(error, ESSSLError):
+        return False
     if isinstance(error, ESConnectionError | ESConnectionTimeout | TransientItems):
         return True
     return isinstance(error, ApiError) and error.meta.status in TRANSIENT_STATUSES
+
+
+def refusal(error: BaseException) -> str | None:
+    """The one line to stop on when Elasticsearch cannot be used as configured (credentials,
+    privileges, certificates, a template that is someone else's); None for any other error."""
+    if isinstance(error, TemplateConflict):
+        return str(error)
+    if isinstance(error, AuthenticationException):
+        return (
+            f"Elasticsearch refused the credentials ({describe(error)}): set {env_name('es_api_key')} or "
+            f"{env_name('es_username')}/{env_name('es_password')} to credentials it accepts"
+        )
+    if isinstance(error, AuthorizationException):
+        return (
+            f"Elasticsearch refused the request ({describe(error)}): the credentials need the "
+            "privileges listed in docs/operations.md (Connection and permissions)"
+        )
+    if isinstance(error, ESSSLError):
+        return (
+            f"TLS to Elasticsearch failed ({describe(error)}): set {env_name('es_ca_certs')} to the CA "
+            "that signed its certificate"
+        )
+    return None
 
 
 def build_client(settings: Settings) -> Elasticsearch:
@@ -85,19 +134,24 @@ def _log_retry(state: RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome else None
     log.warning(
         "elasticsearch unavailable (%s), retry %d in %.1fs",
-        _describe(error),
+        describe(error),
         state.attempt_number,
         state.upcoming_sleep,
     )
 
 
-def _describe(error: BaseException | None) -> str:
+def describe(error: BaseException | None) -> str:
+    """One line saying what went wrong, without credentials."""
     if isinstance(error, ApiError):
-        return f"HTTP {error.meta.status} {error.error}"
+        cause = error.body.get("error", {}) if isinstance(error.body, dict) else {}
+        reason = cause.get("reason") if isinstance(cause, dict) else None
+        return f"HTTP {error.meta.status} {error.error}" + (f": {str(reason)[:300]}" if reason else "")
     if error is None:
         return "unknown"
+    # A transport error's str() can be as bare as "TLS error"; its message says what failed.
+    text = str(error.message) if isinstance(error, TransportError) else str(error)
     # Node URLs may carry credentials (https://user:password@host).
-    message = re.sub(r"://[^/@\s]+@", "://", str(error))[:300]
+    message = re.sub(r"://[^/@\s]+@", "://", text)[:300]
     return f"{type(error).__name__}: {message}"
 
 
@@ -131,16 +185,8 @@ class Sink:
                 self.put_template()
 
     def put_template(self) -> None:
-        """One attempt at creating or updating the index template."""
-        try:
-            self.client.indices.put_index_template(name=TEMPLATE_NAME, **index_template())
-        except BadRequestError as error:
-            if "constant_keyword" not in json.dumps(error.body):
-                raise
-            log.warning("this cluster lacks the constant_keyword mapper; mapping constants as keyword")
-            self.client.indices.put_index_template(
-                name=TEMPLATE_NAME, **index_template(constant_keyword=False)
-            )
+        """One attempt at creating or updating the webhook data stream's index template."""
+        install_template(self.client, WEBHOOK_DATASET, index_template())
 
     def index(self, document_id: str, document: dict[str, Any]) -> str:
         """Write one document; returns "created" or "duplicate", raises IndexingError otherwise."""
@@ -167,7 +213,7 @@ class Sink:
         except TransientItems:
             pass  # out of retries: each keeps the refusal it got last
         except Exception as failure:
-            error = IndexingError(_describe(failure), transient=is_transient(failure))
+            error = IndexingError(describe(failure), transient=is_transient(failure))
             for position in pending:
                 outcomes[position] = error
         return [outcome if outcome is not None else IndexingError("not attempted") for outcome in outcomes]
@@ -182,7 +228,9 @@ class Sink:
             document.setdefault("event", {})["ingested"] = ingested
             operations.append({"create": {"_index": self.data_stream, "_id": document_id}})
             operations.append(document)
-        response = self.client.bulk(operations=operations)
+        # Fleet may set the integration's ingest pipeline as default pipeline on our write index;
+        # it must not run again on documents already transformed.
+        response = self.client.bulk(operations=operations, pipeline="_none")
         retry = []
         for position, item in zip(pending, response["items"], strict=True):
             result = item["create"]
@@ -202,3 +250,43 @@ class Sink:
                 if transient:
                     retry.append(position)
         return retry
+
+
+def _installed(client: Elasticsearch, name: str) -> dict[str, Any] | None:
+    try:
+        found = client.indices.get_index_template(name=name).body["index_templates"]
+    except NotFoundError:
+        return None
+    return dict(found[0]["index_template"]) if found else None
+
+
+def install_template(client: Elasticsearch, dataset: str, template: dict[str, Any]) -> None:
+    """Create or update zoom-ingest's index template for `logs-<dataset>-*`, never replacing one that
+    is not zoom-ingest's (TemplateConflict); then remove the template of the same data stream under
+    zoom-ingest's former name, only if it is zoom-ingest's (under that name Fleet installs its own).
+
+    On a cluster without some mapper types (SUBSTITUTES) the template maps those fields as their
+    stand-ins."""
+    name = template_name(dataset)
+    existing = _installed(client, name)
+    if existing is not None and not is_ours(existing):
+        owner = existing.get("_meta", {}).get("managed_by", "nobody")
+        raise TemplateConflict(
+            f"index template {name} exists and is not zoom-ingest's (_meta.managed_by: {owner}); "
+            "zoom-ingest does not replace it: rename or delete it, then run `zoom-ingest setup`"
+        )
+    try:
+        client.indices.put_index_template(name=name, **template)
+    except BadRequestError as error:
+        lacking = [kind for kind in SUBSTITUTES if f"[{kind}]" in json.dumps(error.body)]
+        if not lacking:
+            raise
+        log.warning(
+            "this cluster lacks the %s mapper; mapping %s as %s instead",
+            lacking[0], ", ".join(SUBSTITUTES), ", ".join(SUBSTITUTES.values()),
+        )  # fmt: skip
+        client.indices.put_index_template(name=name, **without_types(template, SUBSTITUTES))
+    legacy = _installed(client, LEGACY_NAME) if dataset == WEBHOOK_DATASET else None
+    if legacy is not None and is_ours(legacy):
+        client.indices.delete_index_template(name=LEGACY_NAME)
+        log.info("removed zoom-ingest's index template under its former name %s", LEGACY_NAME)

@@ -1,23 +1,59 @@
-"""The index template for `logs-zoom.webhook-*`: a data stream, with every field typed up front.
+"""Index templates of zoom-ingest's data streams (`logs-zoom.webhook-*`): every field typed up front.
 
-Types follow the reference integration's field list. Ids are keyword because Zoom sends the same id
+Types follow the reference integration's field list, so a data view over `logs-*` that covers an
+Elastic Agent's `logs-zoom.webhook-*` indices and ours shows no conflicts: `date_detection` off as in
+Fleet's templates, and the ECS `.text` multi-fields. Ids are keyword because Zoom sends the same id
 as a number in one event and a string in another; a dynamically mapped `long` would then reject
 the string. Strings Zoom adds later under `zoom.*` become keyword, not text, so nothing is analysed
 by surprise, and payloads of families the reference does not map (`zoom.object`) are flattened so
 their changing shapes can never cause a mapping conflict.
+
+Fleet installs Elastic's integration as an index template named `logs-zoom.webhook` (priority 200)
+on the same pattern. Ours has a name of its own and a higher priority, carries `_meta.managed_by:
+zoom-ingest`, and zoom-ingest only ever replaces or deletes templates that carry it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any
 
-TEMPLATE_NAME = "logs-zoom.webhook"
-# Yours to create: settings (an ILM policy, shards, refresh) and mappings in this component template
-# apply to new backing indices and survive our template updates, as Fleet's "@custom" ones do.
-CUSTOM_COMPONENT = "logs-zoom.webhook@custom"
-INDEX_PATTERN = "logs-zoom.webhook-*"
-# Above the stack's built-in `logs` template (priority 100) so our mappings win.
-PRIORITY = 250
+OWNER = "zoom-ingest"
+WEBHOOK_DATASET = "zoom.webhook"
+# Above Fleet's 200 (overlapping templates may not share a priority) and above 250, the priority of
+# LEGACY_NAME, so this one can be installed before that one is removed.
+PRIORITY = 300
+# The name zoom-ingest used before 2026-12, which is also the name of Fleet's template.
+LEGACY_NAME = "logs-zoom.webhook"
+# Mapper types a minimal Elasticsearch build may lack (constant_keyword and wildcard are x-pack
+# plugins, match_only_text is in mapper-extras), and what stands in for each there. Kibana's data
+# views see the same type (string) either way.
+SUBSTITUTES = {"constant_keyword": "keyword", "match_only_text": "text", "wildcard": "keyword"}
+
+
+def template_name(dataset: str = WEBHOOK_DATASET) -> str:
+    return f"{OWNER}.logs-{dataset}"
+
+
+def index_pattern(dataset: str = WEBHOOK_DATASET) -> str:
+    return f"logs-{dataset}-*"
+
+
+def custom_component(dataset: str = WEBHOOK_DATASET) -> str:
+    """Yours to create: settings (an ILM policy, shards, refresh) and mappings in this component
+    template apply to new backing indices and survive our template updates. Fleet's template for
+    the same data stream includes it too."""
+    return f"logs-{dataset}@custom"
+
+
+def is_ours(template: Mapping[str, Any]) -> bool:
+    """Whether an installed index template (the `index_template` of GET _index_template) is ours."""
+    return bool(template.get("_meta", {}).get("managed_by") == OWNER)
+
+
+TEMPLATE_NAME = template_name()
+INDEX_PATTERN = index_pattern()
+CUSTOM_COMPONENT = custom_component()
 
 # parent path -> leaf names, all keyword
 KEYWORD_FIELDS: dict[str, str] = {
@@ -27,8 +63,10 @@ KEYWORD_FIELDS: dict[str, str] = {
         "id owner_id email owner_email account_name account_alias account_email"
         " account_support_name account_support_email"
     ),
-    "zoom.chat_channel": "name id type",
-    "zoom.chat_message": "id type session_id contact_email contact_id channel_id channel_name message",
+    "zoom.chat_channel": "name id type date_time",
+    "zoom.chat_message": (
+        "id type session_id contact_email contact_id channel_id channel_name message date_time"
+    ),
     "zoom.meeting": "id uuid host_id topic type timezone issues password",
     "zoom.phone": "id user_id download_url call_id",
     "zoom.phone.caller": (
@@ -53,7 +91,7 @@ KEYWORD_FIELDS: dict[str, str] = {
         " job_title purchasing_time_frame role_in_purchase_process no_of_employees comments join_url"
     ),
     "zoom.participant": (
-        "email id user_id user_name participant_user_id participant_uuid registrant_id public_ip"
+        "email id user_id user_name participant_user_id participant_uuid registrant_id public_ip date_time"
     ),
     "zoom.participant.sharing_details": "link_source content file_link date_time source",
     "data_stream": "type dataset namespace",
@@ -89,9 +127,6 @@ TYPED_FIELDS: dict[str, str] = {
     "source.as.number": "long",
     "zoom.timestamp": "date",
     "zoom.time_stamp": "date",
-    "zoom.chat_channel.date_time": "date",
-    "zoom.chat_message.date_time": "date",
-    "zoom.participant.date_time": "date",
     "zoom.meeting.start_time": "date",
     "zoom.meeting.duration": "long",
     "zoom.phone.ringing_start_time": "date",
@@ -116,8 +151,7 @@ TYPED_FIELDS: dict[str, str] = {
     "zoom.object": "flattened",
 }
 
-# Constant per data stream: stored once per shard instead of per document where the cluster has
-# the constant_keyword mapper (every default distribution; minimal builds lack it).
+# Constant per data stream: stored once per shard instead of per document.
 CONSTANT_FIELDS = (
     "data_stream.type",
     "data_stream.dataset",
@@ -125,23 +159,44 @@ CONSTANT_FIELDS = (
     "event.module",
     "event.dataset",
 )
+# Keyword fields with ECS's `.text` multi-field (match_only_text), as the integration maps them.
+TEXT_MULTI_FIELDS = (
+    "user.name",
+    "user.full_name",
+    "user.target.name",
+    "user.target.full_name",
+    "user.changes.name",
+    "user.changes.full_name",
+    "source.as.organization.name",
+)
 
 
-def field_types(constant_keyword: bool = True) -> dict[str, str]:
+def substitute(kind: str, missing: Collection[str]) -> str:
+    """The mapper type to use for `kind` on a cluster without the types in `missing`."""
+    return SUBSTITUTES[kind] if kind in missing else kind
+
+
+def field_types(missing: Collection[str] = ()) -> dict[str, str]:
+    """{dotted field: type} of the webhook data stream, without the mapper types in `missing`."""
     types = {
         f"{parent}.{leaf}" if parent else leaf: "keyword"
         for parent, leaves in KEYWORD_FIELDS.items()
         for leaf in leaves.split()
     }
     types.update(TYPED_FIELDS)
-    if constant_keyword:
-        types.update(dict.fromkeys(CONSTANT_FIELDS, "constant_keyword"))
-    return types
+    types.update(dict.fromkeys(CONSTANT_FIELDS, "constant_keyword"))
+    types.update({f"{path}.text": "match_only_text" for path in TEXT_MULTI_FIELDS})
+    return {path: substitute(kind, missing) for path, kind in types.items()}
 
 
-def _properties(types: dict[str, str]) -> dict[str, Any]:
+def _properties(types: Mapping[str, str]) -> dict[str, Any]:
+    """Mappings of dotted fields; a field `a.b.text` whose parent `a.b` is a keyword field is the
+    parent's multi-field."""
     root: dict[str, Any] = {}
+    multi_fields = {path for path in types if path.rpartition(".")[0] in types}
     for path, field_type in sorted(types.items()):
+        if path in multi_fields:
+            continue
         node = root
         *parents, leaf = path.split(".") if path != "@timestamp" else ["@timestamp"]
         for parent in parents:
@@ -151,20 +206,35 @@ def _properties(types: dict[str, str]) -> dict[str, Any]:
             mapping["ignore_above"] = 1024
         if path == "event.original":
             mapping.update(index=False, doc_values=False)
+        subfields = {
+            sub.rpartition(".")[2]: {"type": types[sub]}
+            for sub in multi_fields
+            if sub.rpartition(".")[0] == path
+        }
+        if subfields:
+            mapping["fields"] = subfields
         node[leaf] = mapping
     return root
 
 
-def index_template(constant_keyword: bool = True) -> dict[str, Any]:
-    """The body of PUT _index_template/logs-zoom.webhook."""
+def index_template(
+    dataset: str = WEBHOOK_DATASET,
+    types: Mapping[str, str] | None = None,
+    description: str = "Zoom webhook events as ECS documents",
+) -> dict[str, Any]:
+    """The body of PUT _index_template/<template_name(dataset)>: a data stream template for
+    `logs-<dataset>-*` with these field types (default: the webhook's)."""
+    component = custom_component(dataset)
     return {
-        "index_patterns": [INDEX_PATTERN],
+        "index_patterns": [index_pattern(dataset)],
         "data_stream": {},
         "priority": PRIORITY,
-        "composed_of": [CUSTOM_COMPONENT],
-        "ignore_missing_component_templates": [CUSTOM_COMPONENT],
+        "composed_of": [component],
+        "ignore_missing_component_templates": [component],
         "template": {
             "mappings": {
+                # As Fleet's templates: a string that looks like a date stays a string.
+                "date_detection": False,
                 "dynamic_templates": [
                     {
                         "zoom_strings_as_keyword": {
@@ -174,8 +244,22 @@ def index_template(constant_keyword: bool = True) -> dict[str, Any]:
                         }
                     }
                 ],
-                "properties": _properties(field_types(constant_keyword)),
+                "properties": _properties(field_types() if types is None else types),
             }
         },
-        "_meta": {"managed_by": "zoom-ingest", "description": "Zoom webhook events as ECS documents"},
+        "_meta": {"managed_by": OWNER, "description": description},
     }
+
+
+def without_types(template: dict[str, Any], missing: Collection[str]) -> dict[str, Any]:
+    """The template with every mapper type in `missing` replaced by its SUBSTITUTES entry."""
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                key: substitute(item, missing) if key == "type" and isinstance(item, str) else walk(item)
+                for key, item in value.items()
+            }
+        return [walk(item) for item in value] if isinstance(value, list) else value
+
+    return dict(walk(template))

@@ -10,7 +10,7 @@ from elasticsearch import Elasticsearch
 
 from ops.cli import build_parser, main
 from ops.services import ElasticsearchNode
-from worker.template import PRIORITY
+from worker.template import PRIORITY, SUBSTITUTES, TEMPLATE_NAME, index_template, without_types
 
 
 def test_help_explains_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
@@ -88,11 +88,14 @@ def test_transform_enriches_with_the_given_geoip_databases(maxmind_databases: di
 
 
 def test_setup_installs_the_index_template(es_node: ElasticsearchNode, es: Elasticsearch) -> None:
-    # An outdated version in place (a template in use by data streams cannot be deleted).
-    es.indices.put_index_template(
-        name="logs-zoom.webhook", index_patterns=["logs-zoom.webhook-*"], data_stream={}, priority=1
-    )
+    # An outdated version of ours in place.
+    outdated = index_template()
+    outdated["template"]["mappings"]["properties"] = {"zoom": {"type": "object"}}
+    outdated["priority"] = 1
+    es.indices.put_index_template(name=TEMPLATE_NAME, **without_types(outdated, SUBSTITUTES))
     assert main(["setup", "--es-hosts", es_node.url]) == 0
-    [installed] = es.indices.get_index_template(name="logs-zoom.webhook")["index_templates"]
+    [installed] = es.indices.get_index_template(name=TEMPLATE_NAME)["index_templates"]
     assert installed["index_template"]["priority"] == PRIORITY
-    assert "zoom" in installed["index_template"]["template"]["mappings"]["properties"]
+    assert (
+        "meeting" in installed["index_template"]["template"]["mappings"]["properties"]["zoom"]["properties"]
+    )
