@@ -208,6 +208,26 @@ def run_transform(settings: Settings, paths: Sequence[str], out: IO[str]) -> Non
         out.write(json.dumps(document, ensure_ascii=False, sort_keys=True) + "\n")
 
 
+def _with_elasticsearch(settings: Settings, arguments: argparse.Namespace) -> int:
+    """`worker` or `setup`: Elasticsearch refusing the settings ends them with one line, not a trace."""
+    from worker.process import run_worker
+    from worker.sink import Sink, refusal
+
+    try:
+        if arguments.command == "worker":
+            run_worker(burst=arguments.burst)
+        else:
+            Sink(settings).install_template()
+            print(f"index template installed for {settings.data_stream}")
+    except Exception as error:
+        reason = refusal(error)
+        if reason is None:
+            raise
+        print(f"zoom-ingest: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
@@ -226,15 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from receiver.server import serve
 
             serve(settings, workers=arguments.workers)
-        elif arguments.command == "worker":
-            from worker.process import run_worker
-
-            run_worker(burst=arguments.burst)
-        elif arguments.command == "setup":
-            from worker.sink import Sink
-
-            Sink(settings).install_template()
-            print(f"index template installed for {settings.data_stream}")
+        elif arguments.command in ("worker", "setup"):
+            return _with_elasticsearch(settings, arguments)
         elif arguments.command == "transform":
             run_transform(settings, arguments.files, sys.stdout)
         elif arguments.command == "replay":
