@@ -1,8 +1,9 @@
 """The Elasticsearch lines of `zoom-ingest check`: reachability, version, credentials, index template
-and privileges. Read-only, each request time-boxed."""
+(and which template applies to the data stream) and privileges. Read-only, each request time-boxed."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from typing import Any
 
@@ -10,7 +11,6 @@ from elasticsearch import (
     ApiError,
     AuthenticationException,
     Elasticsearch,
-    NotFoundError,
     TransportError,
     UnsupportedProductError,
 )
@@ -20,7 +20,15 @@ from ops.check_result import Result, fail, ok, warn
 from ops.registry import redacted_url
 from shared.config import Settings, env_name
 from worker.sink import build_client
-from worker.template import CONSTANT_FIELDS, INDEX_PATTERN, TEMPLATE_NAME, index_template
+from worker.template import (
+    INDEX_PATTERN,
+    LEGACY_NAME,
+    PRIORITY,
+    SUBSTITUTES,
+    TEMPLATE_NAME,
+    index_template,
+    is_ours,
+)
 
 ES_TIMEOUT_SECONDS = 5.0
 SETUP = "run `zoom-ingest setup` (workers also install it when they start)"
@@ -28,6 +36,8 @@ ES_CREDENTIALS = (
     f"set either {env_name('es_api_key')} (encoded API key) or {env_name('es_username')} and "
     f"{env_name('es_password')} to credentials this cluster accepts"
 )
+# What the worker needs, as README.md and docs/operations.md document it; nothing more.
+CLUSTER_PRIVILEGES = ["manage_index_templates"]
 INDEX_PRIVILEGES = ["create_doc", "auto_configure"]
 PRIVILEGES = (
     f"grant the user or API key index privileges create_doc and auto_configure on {INDEX_PATTERN} "
@@ -42,7 +52,8 @@ def check_elasticsearch(settings: Settings) -> list[Result]:
         hint = "check ZOOM_INGEST_ES_HOSTS and the credentials settings"
         return [fail("elasticsearch", f"the client refuses the settings: {error}", hint)]
     try:
-        return _elasticsearch(client, ", ".join(redacted_url(host) for host in settings.es_hosts))
+        where = ", ".join(redacted_url(host) for host in settings.es_hosts)
+        return _elasticsearch(client, where, settings.data_stream)
     finally:
         client.close()
 
@@ -53,7 +64,7 @@ def _why(error: ApiError | TransportError) -> str:
     return str(error.message)
 
 
-def _elasticsearch(client: Elasticsearch, where: str) -> list[Result]:
+def _elasticsearch(client: Elasticsearch, where: str, data_stream: str) -> list[Result]:
     reachable = ok("elasticsearch", f"reachable at {where}")
     fix = f"start Elasticsearch, or fix {env_name('es_hosts')} (--es-hosts; CA/verify settings for HTTPS)"
     try:
@@ -67,10 +78,12 @@ def _elasticsearch(client: Elasticsearch, where: str) -> list[Result]:
     except AuthenticationException:
         return [reachable, fail("es credentials", "rejected (HTTP 401)", ES_CREDENTIALS)]
     except ApiError as error:
-        why = (
-            "the credentials lack the cluster privilege monitor" if error.meta.status == 403 else _why(error)
-        )
-        version = warn("es version", f"could not read it: {why}", "make sure it is 8.x")
+        if error.meta.status == 403:
+            # Reading it takes the cluster privilege monitor, which the worker does not need.
+            detail = "not read: that needs the cluster privilege monitor, which the worker does not need"
+            version = ok("es version", detail)
+        else:
+            version = warn("es version", f"could not read it: {_why(error)}", "make sure it is 8.x")
     else:
         versions = sorted({str(node.get("version")) for node in nodes.get("nodes", {}).values()})
         if any(not found.startswith("8.") for found in versions) or not versions:
@@ -81,7 +94,7 @@ def _elasticsearch(client: Elasticsearch, where: str) -> list[Result]:
     credentials, security = _credentials(client)
     if credentials.status == "FAIL":
         return [reachable, version, credentials]
-    return [reachable, version, credentials, _template(client), _privileges(client, security)]
+    return [reachable, version, credentials, *_templates(client, data_stream), _privileges(client, security)]
 
 
 def _credentials(client: Elasticsearch) -> tuple[Result, bool | None]:
@@ -103,19 +116,22 @@ def _credentials(client: Elasticsearch) -> tuple[Result, bool | None]:
 
 
 def field_types(template: dict[str, Any]) -> dict[str, str]:
-    """{dotted field: type} of a template's mappings. Constant fields count as keyword: setup maps
-    them as keyword on clusters without the constant_keyword mapper."""
+    """{dotted field: type} of a template's mappings, multi-fields included. A type setup replaces on
+    clusters without its mapper (SUBSTITUTES) counts as its stand-in."""
     types: dict[str, str] = {}
 
     def walk(properties: dict[str, Any], prefix: str) -> None:
         for name, spec in properties.items():
             if "properties" in spec:
                 walk(spec["properties"], f"{prefix}{name}.")
-            else:
-                types[prefix + name] = str(spec.get("type", "object"))
+                continue
+            kind = str(spec.get("type", "object"))
+            types[prefix + name] = SUBSTITUTES.get(kind, kind)
+            for sub, subspec in spec.get("fields", {}).items():
+                kind = str(subspec.get("type", "object"))
+                types[f"{prefix}{name}.{sub}"] = SUBSTITUTES.get(kind, kind)
 
     walk(template.get("template", {}).get("mappings", {}).get("properties", {}), "")
-    types.update({name: "keyword" for name in CONSTANT_FIELDS if types.get(name) == "constant_keyword"})
     return types
 
 
@@ -127,6 +143,11 @@ def template_differences(installed: dict[str, Any], expected: dict[str, Any]) ->
     ]
     if "data_stream" not in installed:
         differences.append("not a data stream template")
+    if not is_ours(installed):
+        differences.append("_meta does not say it is zoom-ingest's")
+    date_detection = installed.get("template", {}).get("mappings", {}).get("date_detection", True)
+    if date_detection is not False:
+        differences.append("date_detection on (expected off)")
     have, want = field_types(installed), field_types(expected)
     for label, names in (
         ("missing fields", sorted(set(want) - set(have))),
@@ -142,19 +163,53 @@ def template_differences(installed: dict[str, Any], expected: dict[str, Any]) ->
     return differences
 
 
-def _template(client: Elasticsearch) -> Result:
+def _templates(client: Elasticsearch, data_stream: str) -> list[Result]:
+    """The template line, and which template applies to the data stream."""
     try:
-        found = client.indices.get_index_template(name=TEMPLATE_NAME).body["index_templates"]
-    except NotFoundError:
-        found = []
+        found = client.indices.get_index_template().body["index_templates"]
     except (ApiError, TransportError) as error:
-        return warn("index template", f"could not read {TEMPLATE_NAME}: {_why(error)}", SETUP)
-    if not found:
-        return warn("index template", f"{TEMPLATE_NAME} is not installed", SETUP)
-    differences = template_differences(found[0]["index_template"], index_template())
-    if differences:
-        return warn("index template", f"{TEMPLATE_NAME} is outdated: " + "; ".join(differences), SETUP)
-    return ok("index template", f"{TEMPLATE_NAME} matches this version")
+        return [warn("index template", f"could not read the index templates: {_why(error)}", SETUP)]
+    templates = {entry["name"]: entry["index_template"] for entry in found}
+    ours = templates.get(TEMPLATE_NAME)
+    if ours is None:
+        line = warn("index template", f"{TEMPLATE_NAME} is not installed", SETUP)
+    elif differences := template_differences(ours, index_template()):
+        line = warn("index template", f"{TEMPLATE_NAME} is outdated: " + "; ".join(differences), SETUP)
+    else:
+        line = ok("index template", f"{TEMPLATE_NAME} matches this version")
+    return [line, _precedence(templates, data_stream)]
+
+
+def _precedence(templates: dict[str, dict[str, Any]], data_stream: str) -> Result:
+    """Which template Elasticsearch uses for the data stream's next backing index: of those whose
+    patterns match its name, the one of highest priority (overlapping ones cannot share one)."""
+    matching = {
+        name: template
+        for name, template in templates.items()
+        if any(fnmatch.fnmatchcase(data_stream, pattern) for pattern in template.get("index_patterns", []))
+    }
+    if not matching:
+        return warn("template precedence", f"no index template matches {data_stream}", SETUP)
+    winner = max(matching, key=lambda name: int(matching[name].get("priority") or 0))
+
+    def described(name: str) -> str:
+        owner = matching[name].get("_meta", {}).get("managed_by")
+        managed = "Fleet-managed " if owner == "fleet" else ""
+        return f"{managed}{name} (priority {matching[name].get('priority') or 0})"
+
+    others = [described(name) for name in sorted(matching) if name != winner]
+    also = f"; also matching: {', '.join(others)}" if others else ""
+    if winner == TEMPLATE_NAME:
+        return ok("template precedence", f"{described(winner)} applies to {data_stream}{also}")
+    if winner == LEGACY_NAME and is_ours(matching[winner]):
+        detail = f"zoom-ingest's template under its former name {described(winner)} applies to {data_stream}"
+        return warn("template precedence", detail, SETUP)
+    fix = (
+        f"zoom-ingest's template (priority {PRIORITY}) must have the highest priority among those: "
+        f"{SETUP}, and give {winner} a priority below {PRIORITY} or narrow its index_patterns"
+    )
+    detail = f"{described(winner)} applies to {data_stream}, not zoom-ingest's{also}"
+    return warn("template precedence", detail, fix)
 
 
 def _privileges(client: Elasticsearch, security: bool | None) -> Result:
@@ -162,7 +217,7 @@ def _privileges(client: Elasticsearch, security: bool | None) -> Result:
         return ok("es privileges", "security is off on this cluster: nothing to check")
     try:
         answer = client.security.has_privileges(
-            cluster=["manage_index_templates"],
+            cluster=CLUSTER_PRIVILEGES,
             index=[{"names": [INDEX_PATTERN], "privileges": INDEX_PRIVILEGES}],
         ).body
     except (ApiError, TransportError) as error:

@@ -1,11 +1,11 @@
-"""`zoom-ingest check` against the real redis-server and Elasticsearch node, throwaway redis-servers
-configured the risky ways, and (for answers the security-less test node cannot give: 401, other
-versions, missing privileges) the real node behind a fault-injecting proxy."""
+"""`zoom-ingest check` against the real redis-server and Elasticsearch nodes (security off, and the
+secured one for credentials and privileges), throwaway redis-servers configured the risky ways, and
+(for answers no test node can give: other versions, another product) a node behind a fault-injecting
+proxy."""
 
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import socket
 import subprocess
@@ -25,9 +25,10 @@ from ops.services import ElasticsearchNode, RedisServer, free_port, wait_for_por
 from shared import queue
 from shared.config import load_settings
 from tests.faults import FaultProxy
+from tests.secured import add_user, grant
 from tests.support import TOKEN
 from worker.sink import Sink
-from worker.template import TEMPLATE_NAME, index_template
+from worker.template import SUBSTITUTES, TEMPLATE_NAME, index_template, without_types
 
 Results = dict[str, dict[str, str]]
 
@@ -75,10 +76,13 @@ def test_fixtures_pass_with_one_warning_for_unbounded_redis_memory(
     assert "ZOOM_INGEST_MAX_QUEUED=200000" in results["redis maxmemory"]["fix"]
     assert results["index template"]["detail"] == f"{TEMPLATE_NAME} matches this version"
     assert "security is off" in results["es privileges"]["detail"]
+    assert results["template precedence"]["detail"].startswith(
+        f"{TEMPLATE_NAME} (priority 300) applies to logs-zoom.webhook-default"
+    )
     assert set(results) == {
         "configuration", "authentication", "tls", "redis", "redis version", "redis persistence",
         "redis eviction", "redis maxmemory", "queue depth", "elasticsearch", "es version",
-        "es credentials", "index template", "es privileges",
+        "es credentials", "index template", "template precedence", "es privileges",
     }  # fmt: skip
 
     assert main(["check"]) == 0
@@ -232,10 +236,11 @@ def test_services_that_never_answer_fail_within_seconds(
 def test_outdated_template_warns_until_setup_runs(
     environment: None, es: Elasticsearch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    outdated = index_template(constant_keyword=False)
-    outdated["priority"] = 200
+    outdated = without_types(index_template(), SUBSTITUTES)
+    outdated["priority"] = 150
     properties = outdated["template"]["mappings"]["properties"]
     del properties["zoom"]["properties"]["meeting"]["properties"]["topic"]
+    del properties["user"]["properties"]["name"]["fields"]
     properties["source"]["properties"]["ip"] = {"type": "keyword"}
     # Other tests write into data streams that use this template: overwrite it, then restore it.
     es.indices.put_index_template(name=TEMPLATE_NAME, **outdated)
@@ -247,26 +252,64 @@ def test_outdated_template_warns_until_setup_runs(
     assert code == 0
     line = results["index template"]
     assert line["status"] == "WARN"
-    assert "priority 200 (expected 250)" in line["detail"]
-    assert "missing fields: zoom.meeting.topic" in line["detail"]
+    assert "priority 150 (expected 300)" in line["detail"]
+    assert "missing fields: user.name.text, zoom.meeting.topic" in line["detail"]
     assert "fields of another type: source.ip" in line["detail"]
     assert "zoom-ingest setup" in line["fix"]
     _, results, _ = check(capsys)
     assert results["index template"]["status"] == "OK"
 
 
-def test_template_comparison_accepts_either_mapping_of_the_constant_fields() -> None:
-    assert template_differences(index_template(constant_keyword=False), index_template()) == []
+def test_template_comparison_accepts_either_mapping_of_the_substituted_types() -> None:
+    assert template_differences(without_types(index_template(), SUBSTITUTES), index_template()) == []
     assert template_differences(index_template(), index_template()) == []
     other = index_template()
     other["index_patterns"] = ["logs-zoom-*"]
     del other["data_stream"]
     del other["composed_of"]  # as installed before the @custom component existed
+    del other["_meta"]
+    del other["template"]["mappings"]["date_detection"]
     assert template_differences(other, index_template()) == [
         "index_patterns ['logs-zoom-*'] (expected ['logs-zoom.webhook-*'])",
         "composed_of None (expected ['logs-zoom.webhook@custom'])",
         "not a data stream template",
+        "_meta does not say it is zoom-ingest's",
+        "date_detection on (expected off)",
     ]
+
+
+def test_template_precedence_names_fleets_template_and_any_that_outranks_ours(
+    environment: None, template: None, es: Elasticsearch, namespace: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def install_fleets(priority: int) -> None:
+        es.indices.put_index_template(
+            name="logs-zoom.webhook",
+            index_patterns=["logs-zoom.webhook-*"],
+            data_stream={},
+            priority=priority,
+            meta={"managed_by": "fleet"},
+        )
+
+    install_fleets(200)
+    try:
+        _, results, _ = check(capsys, "--namespace", namespace)
+        line = results["template precedence"]
+        assert line["status"] == "OK"
+        assert line["detail"] == (
+            f"{TEMPLATE_NAME} (priority 300) applies to logs-zoom.webhook-{namespace}; "
+            "also matching: Fleet-managed logs-zoom.webhook (priority 200)"
+        )
+        install_fleets(500)
+        code, results, _ = check(capsys, "--namespace", namespace)
+    finally:
+        es.indices.delete_index_template(name="logs-zoom.webhook")
+    line = results["template precedence"]
+    assert code == 0 and line["status"] == "WARN"
+    assert line["detail"] == (
+        f"Fleet-managed logs-zoom.webhook (priority 500) applies to logs-zoom.webhook-{namespace}, "
+        f"not zoom-ingest's; also matching: {TEMPLATE_NAME} (priority 300)"
+    )
+    assert "give logs-zoom.webhook a priority below 300" in line["fix"]
 
 
 def test_authentication_lines(
@@ -421,13 +464,7 @@ def test_api_key_and_username_together_are_invalid_configuration(
 # Elasticsearch answers the test node cannot give: the node behind a fault-injecting proxy ------
 
 
-UNAUTHENTICATED = (
-    401,
-    {"error": {"type": "security_exception", "reason": "unable to authenticate"}, "status": 401},
-)
-AUTHENTICATE = "/_security/_authenticate$"
-HAS_PRIVILEGES = "/_security/user/_has_privileges$"
-TEMPLATE = f"/_index_template/{re.escape(TEMPLATE_NAME)}$"
+TEMPLATES = "/_index_template$"
 
 
 def proxied_check(
@@ -453,23 +490,53 @@ def with_node_of(version: str) -> Callable[[Any], Any]:
     return rewrite
 
 
-def test_rejected_credentials_fail_with_the_settings_to_fix(
+def test_rejected_api_key_fails_with_the_settings_to_fix(
     environment: None,
-    es_node: ElasticsearchNode,
+    secured_es_node: ElasticsearchNode,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("ZOOM_INGEST_ES_API_KEY", "rejected-api-key")
-    # A cluster with security on answers 401 to any request with credentials it does not accept.
-    code, results, out, proxy = proxied_check(capsys, es_node, answers={"/": UNAUTHENTICATED})
+    assert secured_es_node.security is not None
+    monkeypatch.setenv("ZOOM_INGEST_ES_HOSTS", secured_es_node.url)
+    monkeypatch.setenv("ZOOM_INGEST_ES_CA_CERTS", str(secured_es_node.security.ca))
+    monkeypatch.setenv("ZOOM_INGEST_ES_API_KEY", "cmVqZWN0ZWQ6a2V5LTQ3MTE=")  # "rejected:key-4711"
+    code, results, out = check(capsys)
     assert code == 1
     assert results["elasticsearch"]["status"] == "OK"
-    assert results["es credentials"]["status"] == "FAIL"
+    assert results["es credentials"] == {
+        "check": "es credentials", "status": "FAIL", "detail": "rejected (HTTP 401)",
+        "fix": results["es credentials"]["fix"],
+    }  # fmt: skip
     assert "ZOOM_INGEST_ES_API_KEY" in results["es credentials"]["fix"]
     assert "ZOOM_INGEST_ES_USERNAME" in results["es credentials"]["fix"]
-    _, path, headers = proxy.requests[0]
-    assert (path, headers["authorization"]) == ("/_nodes", "ApiKey rejected-api-key")
-    assert "rejected-api-key" not in out
+    assert "cmVqZWN0ZWQ6a2V5LTQ3MTE=" not in out
+
+
+def test_missing_privileges_on_the_secured_node(
+    environment: None,
+    secured_es_node: ElasticsearchNode,
+    secured_es: Elasticsearch,
+    namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert secured_es_node.security is not None
+    user = (f"check_{namespace}", "check-password-1")
+    add_user(secured_es_node, secured_es, user, ["zoom_ingest_no_create_doc"])
+    monkeypatch.setenv("ZOOM_INGEST_ES_HOSTS", secured_es_node.url)
+    monkeypatch.setenv("ZOOM_INGEST_ES_CA_CERTS", str(secured_es_node.security.ca))
+    monkeypatch.setenv("ZOOM_INGEST_ES_USERNAME", user[0])
+    monkeypatch.setenv("ZOOM_INGEST_ES_PASSWORD", user[1])
+    code, results, _ = check(capsys)
+    assert code == 1
+    assert results["es credentials"]["detail"] == f"accepted: authenticated as {user[0]}"
+    assert results["es privileges"]["status"] == "FAIL"
+    assert results["es privileges"]["detail"] == "missing create_doc on logs-zoom.webhook-*"
+    assert "create_doc and auto_configure" in results["es privileges"]["fix"]
+
+    grant(secured_es_node, secured_es, user, "zoom_ingest_writer")
+    _, results, _ = check(capsys)
+    assert results["es privileges"]["status"] == "OK"
 
 
 @pytest.mark.parametrize("version", ["9.0.0", "7.17.9"])
@@ -498,63 +565,12 @@ def test_server_without_the_product_header_fails(
     assert "es version" not in results
 
 
-def test_secured_cluster_missing_privileges_and_template(
-    environment: None, es_node: ElasticsearchNode, es: Elasticsearch, capsys: pytest.CaptureFixture[str]
+def test_template_not_installed_warns(
+    environment: None, es_node: ElasticsearchNode, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    missing = f"index template matching [{TEMPLATE_NAME}] not found"
-    answers = {
-        AUTHENTICATE: (200, {"username": "zoom_writer", "roles": ["zoom"]}),
-        HAS_PRIVILEGES: (
-            200,
-            {
-                "username": "zoom_writer",
-                "has_all_requested": False,
-                "cluster": {"manage_index_templates": False},
-                "index": {"logs-zoom.webhook-*": {"create_doc": True, "auto_configure": False}},
-            },
-        ),
-        # The test node has the template (other tests' data streams use it): answer as one without.
-        TEMPLATE: (
-            404,
-            {"error": {"type": "resource_not_found_exception", "reason": missing}, "status": 404},
-        ),
-    }
-    code, results, _, _ = proxied_check(capsys, es_node, answers=answers)
-    assert code == 1
-    assert results["es version"] == {
-        "check": "es version", "status": "OK", "detail": node_version(es), "fix": ""
-    }  # fmt: skip
-    assert results["es credentials"]["status"] == "OK"
-    assert results["es credentials"]["detail"] == "accepted: authenticated as zoom_writer"
+    # The test node has the template (other tests' data streams use it): answer as one without.
+    code, results, _, _ = proxied_check(capsys, es_node, answers={TEMPLATES: (200, {"index_templates": []})})
+    assert code == 0
     assert results["index template"]["status"] == "WARN"
     assert results["index template"]["detail"] == f"{TEMPLATE_NAME} is not installed"
-    assert results["es privileges"]["status"] == "FAIL"
-    assert results["es privileges"]["detail"] == (
-        "missing cluster manage_index_templates, auto_configure on logs-zoom.webhook-*"
-    )
-    assert "create_doc and auto_configure" in results["es privileges"]["fix"]
-
-
-def test_credentials_without_monitor_privilege_only_warn_about_the_version(
-    environment: None, template: None, es_node: ElasticsearchNode, capsys: pytest.CaptureFixture[str]
-) -> None:
-    reason = "action [cluster:monitor/nodes/info] is unauthorized for user [zoom_writer]"
-    answers = {
-        "/_nodes": (403, {"error": {"type": "security_exception", "reason": reason}, "status": 403}),
-        AUTHENTICATE: (200, {"username": "zoom_writer"}),
-        HAS_PRIVILEGES: (
-            200,
-            {
-                "cluster": {"manage_index_templates": True},
-                "index": {"logs-zoom.webhook-*": {"create_doc": True, "auto_configure": True}},
-            },
-        ),
-    }
-    code, results, _, _ = proxied_check(capsys, es_node, answers=answers)  # the template: the node's
-    assert code == 0
-    assert results["es version"]["status"] == "WARN"
-    assert "monitor" in results["es version"]["detail"]
-    assert [results[name]["status"] for name in ("es credentials", "index template", "es privileges")] == [
-        "OK", "OK", "OK"
-    ]  # fmt: skip
-    assert results["index template"]["detail"] == f"{TEMPLATE_NAME} matches this version"
+    assert results["template precedence"]["detail"] == "no index template matches logs-zoom.webhook-default"
