@@ -8,7 +8,6 @@ Elasticsearch refuses to run as root, so as root the node runs as a system user 
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
@@ -20,9 +19,8 @@ import subprocess
 import time
 import urllib.request
 import zipfile
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 ES_VERSION = "8.14.1"
 ES_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_VERSION}:zip"
@@ -118,7 +116,7 @@ class RedisServer:
             self.process.wait()
 
 
-def _java_home() -> str:
+def java_home() -> str:
     for candidate in (os.environ.get("ES_JAVA_HOME"), os.environ.get("JAVA_HOME")):
         if candidate and Path(candidate, "bin", "java").exists():
             return candidate
@@ -159,7 +157,7 @@ def elasticsearch_home() -> Path:
     return home
 
 
-def _runtime_user() -> pwd.struct_passwd | None:
+def runtime_user() -> pwd.struct_passwd | None:
     if os.geteuid() != 0:
         return None
     try:
@@ -181,88 +179,29 @@ def _check_reachable(directory: Path, user: pwd.struct_passwd) -> None:
             )
 
 
-@dataclass(frozen=True)
-class Security:
-    """What a secured node needs: PEM files for HTTPS (the node's certificate, its key, the CA that
-    signed it), the roles of its file realm (roles.yml content) and one user with `superuser`, whom the
-    launcher uses to see that the node is ready. Further users: ElasticsearchNode.add_user."""
-
-    certificate: Path
-    key: Path
-    ca: Path
-    roles_yml: str = ""
-    admin: tuple[str, str] = ("admin", "admin-password")
-    users: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # name -> (password, roles)
-
-
 class ElasticsearchNode:
-    """One single-node cluster on loopback: security off, or (given `security`) on, with HTTPS and
-    file-realm users. The file realm because this distribution lacks analysis-common, without which
-    the .security index (native users, API keys) cannot be created."""
+    """One single-node cluster, security off, loopback only (ops.secured_node: security on)."""
 
-    def __init__(
-        self,
-        base_dir: Path,
-        http_port: int | None = None,
-        heap: str = "512m",
-        security: Security | None = None,
-    ) -> None:
+    scheme = "http"
+
+    def __init__(self, base_dir: Path, http_port: int | None = None, heap: str = "512m") -> None:
         self.base_dir = base_dir
         self.http_port = http_port or free_port()
         self.transport_port = free_port()
         self.heap = heap
-        self.security = security
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        scheme = "https" if self.security else "http"
-        return f"{scheme}://127.0.0.1:{self.http_port}"
+        return f"{self.scheme}://127.0.0.1:{self.http_port}"
 
-    def _security_settings(self, config: Path) -> dict[str, object]:
-        if self.security is None:
-            return {"xpack.security.enabled": False}
-        for name in ("certificate", "key", "ca"):
-            shutil.copyfile(getattr(self.security, name), config / f"http-{name}.pem")
-        (config / "roles.yml").write_text(self.security.roles_yml)
-        return {
-            "xpack.security.enabled": True,
-            "xpack.security.http.ssl.enabled": True,
-            "xpack.security.http.ssl.certificate": "http-certificate.pem",
-            "xpack.security.http.ssl.key": "http-key.pem",
-            "xpack.security.http.ssl.certificate_authorities": ["http-ca.pem"],
-            # Users and roles files are re-read within a second of a change (default 5s).
-            "resource.reload.interval.high": "1s",
-        }
+    def _security_settings(self, config: Path, fresh: bool) -> dict[str, object]:
+        """elasticsearch.yml's security settings; may write files into `config` (new when `fresh`)."""
+        return {"xpack.security.enabled": False}
 
-    def _users_tool(self, *arguments: str) -> None:
-        """bin/elasticsearch-users on this node's configuration (it edits config/users, users_roles)."""
-        home = elasticsearch_home()
-        environment = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "ES_JAVA_HOME": _java_home(),
-            "ES_PATH_CONF": str(self.base_dir / "config"),
-        }
-        command = [str(home / "bin" / "elasticsearch-users"), *arguments]
-        result = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise ServiceError(f"elasticsearch-users {arguments[0]} failed: {result.stdout}{result.stderr}")
-        user = _runtime_user()
-        if user is not None:
-            for path in (self.base_dir / "config").iterdir():
-                os.chown(path, user.pw_uid, user.pw_gid)
-
-    def add_user(self, name: str, password: str, roles: list[str]) -> None:
-        """A file-realm user; a running node sees it within a few seconds."""
-        self._users_tool("useradd", name, "-p", password, "-r", ",".join(roles))
-
-    def set_roles(self, name: str, add: Sequence[str] = (), remove: Sequence[str] = ()) -> None:
-        arguments = ["roles", name]
-        if add:
-            arguments += ["-a", ",".join(add)]
-        if remove:
-            arguments += ["-r", ",".join(remove)]
-        self._users_tool(*arguments)
+    def _health_request(self) -> tuple[urllib.request.Request, ssl.SSLContext | None]:
+        url = f"{self.url}/_cluster/health?wait_for_status=yellow&timeout=2s"
+        return urllib.request.Request(url), None
 
     def _configure(self, home: Path) -> Path:
         config = self.base_dir / "config"
@@ -287,7 +226,7 @@ class ElasticsearchNode:
             "transport.port": self.transport_port,
             "path.data": str(self.base_dir / "data"),
             "path.logs": str(self.base_dir / "logs"),
-            **self._security_settings(config),
+            **self._security_settings(config, fresh),
             # Test machines can run with little free disk; never turn the node read-only for it.
             "cluster.routing.allocation.disk.threshold_enabled": False,
             "action.destructive_requires_name": False,
@@ -297,16 +236,12 @@ class ElasticsearchNode:
         )
         for directory in ("data", "logs", "tmp"):
             (self.base_dir / directory).mkdir(parents=True, exist_ok=True)
-        if self.security is not None and fresh:
-            self.add_user(*self.security.admin, ["superuser"])
-            for name, (password, roles) in self.security.users.items():
-                self.add_user(name, password, roles)
         return config
 
-    def start(self, timeout: float = 180.0) -> ElasticsearchNode:
+    def start(self, timeout: float = 180.0) -> Self:
         home = elasticsearch_home()
         config = self._configure(home)
-        user = _runtime_user()
+        user = runtime_user()
         command = [str(home / "bin" / "elasticsearch")]
         if user is not None:
             _check_reachable(self.base_dir, user)
@@ -321,7 +256,7 @@ class ElasticsearchNode:
             ]
         environment = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "ES_JAVA_HOME": _java_home(),
+            "ES_JAVA_HOME": java_home(),
             "ES_PATH_CONF": str(config),
             "ES_TMPDIR": str(self.base_dir / "tmp"),
             "ES_JAVA_OPTS": f"-Xms{self.heap} -Xmx{self.heap}",
@@ -335,12 +270,7 @@ class ElasticsearchNode:
 
     def wait_until_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        health = urllib.request.Request(f"{self.url}/_cluster/health?wait_for_status=yellow&timeout=2s")
-        context = None
-        if self.security is not None:
-            context = ssl.create_default_context(cafile=str(self.security.ca))
-            credentials = base64.b64encode(":".join(self.security.admin).encode()).decode()
-            health.add_header("Authorization", f"Basic {credentials}")
+        health, context = self._health_request()
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 status = self.process.returncode

@@ -18,6 +18,7 @@ import pytest
 from elasticsearch import Elasticsearch
 from redis import Redis
 
+from ops.secured_node import SecuredElasticsearchNode
 from ops.services import ElasticsearchNode, RedisServer
 from tests.secured import ADMIN, secured_node
 
@@ -67,7 +68,7 @@ def es(es_node: ElasticsearchNode) -> Iterator[Elasticsearch]:
 
 
 @pytest.fixture(scope="session")
-def secured_es_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ElasticsearchNode]:
+def secured_es_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredElasticsearchNode]:
     """A second node, as users run Elasticsearch: security on, HTTPS, file-realm users (tests/secured.py).
     Started only by the tests that ask for it."""
     base_dir = Path(tempfile.mkdtemp(prefix="zoom-ingest-secured-es-"))
@@ -78,9 +79,8 @@ def secured_es_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Elasti
 
 
 @pytest.fixture
-def secured_es(secured_es_node: ElasticsearchNode) -> Iterator[Elasticsearch]:
+def secured_es(secured_es_node: SecuredElasticsearchNode) -> Iterator[Elasticsearch]:
     """A superuser's client of the secured node."""
-    assert secured_es_node.security is not None
     client = Elasticsearch(
         secured_es_node.url, basic_auth=ADMIN, ca_certs=str(secured_es_node.security.ca), request_timeout=30
     )

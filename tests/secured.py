@@ -9,7 +9,7 @@ from pathlib import Path
 
 from elasticsearch import AuthenticationException, Elasticsearch
 
-from ops.services import ElasticsearchNode, Security
+from ops.secured_node import SecuredElasticsearchNode, Security
 from tests.support import wait_for
 
 # Exactly the privileges README.md and docs/operations.md document for the worker.
@@ -71,7 +71,7 @@ def make_node_certificate(authority: Authority, directory: Path) -> tuple[Path, 
     return certificate, key
 
 
-def secured_node(base_dir: Path, certificates: Path) -> ElasticsearchNode:
+def secured_node(base_dir: Path, certificates: Path) -> SecuredElasticsearchNode:
     """An unstarted node whose CA is certificates/ca.pem, with the users ADMIN and WRITER."""
     authority = make_authority(certificates, "ca")
     certificate, key = make_node_certificate(authority, certificates)
@@ -83,10 +83,12 @@ def secured_node(base_dir: Path, certificates: Path) -> ElasticsearchNode:
         admin=ADMIN,
         users={WRITER[0]: (WRITER[1], ["zoom_ingest_writer"])},
     )
-    return ElasticsearchNode(base_dir, security=security)
+    return SecuredElasticsearchNode(base_dir, security)
 
 
-def add_user(node: ElasticsearchNode, client: Elasticsearch, user: tuple[str, str], roles: list[str]) -> None:
+def add_user(
+    node: SecuredElasticsearchNode, client: Elasticsearch, user: tuple[str, str], roles: list[str]
+) -> None:
     """A file-realm user, once the running node accepts it (`client`: any client of the node)."""
     node.add_user(*user, roles)
 
@@ -100,7 +102,7 @@ def add_user(node: ElasticsearchNode, client: Elasticsearch, user: tuple[str, st
     wait_for(accepted, what=f"the node to accept the new user {user[0]}")
 
 
-def grant(node: ElasticsearchNode, client: Elasticsearch, user: tuple[str, str], role: str) -> None:
+def grant(node: SecuredElasticsearchNode, client: Elasticsearch, user: tuple[str, str], role: str) -> None:
     """Give the user another role, once the running node applies it."""
     node.set_roles(user[0], add=[role])
     wait_for(lambda: role in client.options(basic_auth=user).security.authenticate()["roles"], what=role)

@@ -13,6 +13,7 @@ from elasticsearch import Elasticsearch
 from redis import Redis
 
 from ops.cli import main
+from ops.secured_node import SecuredElasticsearchNode
 from ops.services import ElasticsearchNode, RedisServer
 from shared import queue
 from shared.config import load_settings
@@ -63,7 +64,7 @@ def queued(redis_server: RedisServer) -> int:
 
 
 def test_setup_worker_and_check_with_exactly_the_documented_privileges(
-    secured_es_node: ElasticsearchNode,
+    secured_es_node: SecuredElasticsearchNode,
     secured_es: Elasticsearch,
     redis_server: RedisServer,
     redis: Redis,
@@ -71,7 +72,6 @@ def test_setup_worker_and_check_with_exactly_the_documented_privileges(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert secured_es_node.security is not None
     environment = environment_for(
         secured_es_node, redis_server, namespace, WRITER, secured_es_node.security.ca
     )
@@ -98,13 +98,12 @@ def test_setup_worker_and_check_with_exactly_the_documented_privileges(
 @pytest.mark.parametrize("wrong", ["password", "ca"])
 def test_wrong_password_or_ca_is_one_clear_line_and_events_stay_queued(
     wrong: str,
-    secured_es_node: ElasticsearchNode,
+    secured_es_node: SecuredElasticsearchNode,
     redis_server: RedisServer,
     redis: Redis,
     namespace: str,
     tmp_path: Path,
 ) -> None:
-    assert secured_es_node.security is not None
     user, ca = WRITER, secured_es_node.security.ca
     if wrong == "password":
         user = (WRITER[0], "not-the-password")
@@ -137,13 +136,12 @@ def test_wrong_password_or_ca_is_one_clear_line_and_events_stay_queued(
 
 
 def test_user_without_create_doc_fails_events_with_the_403_and_replay_after_the_grant_indexes_them(
-    secured_es_node: ElasticsearchNode,
+    secured_es_node: SecuredElasticsearchNode,
     secured_es: Elasticsearch,
     redis_server: RedisServer,
     redis: Redis,
     namespace: str,
 ) -> None:
-    assert secured_es_node.security is not None
     user = (f"no_create_doc_{namespace}", "limited-password-1")
     add_user(secured_es_node, secured_es, user, ["zoom_ingest_no_create_doc"])
     environment = environment_for(secured_es_node, redis_server, namespace, user, secured_es_node.security.ca)

@@ -23,11 +23,11 @@ from elasticsearch import (
     BadRequestError,
     Elasticsearch,
     NotFoundError,
+    TransportError,
 )
 from elasticsearch import ConnectionError as ESConnectionError
 from elasticsearch import ConnectionTimeout as ESConnectionTimeout
 from elasticsearch import SSLError as ESSSLError
-from elasticsearch import TransportError
 from tenacity import (
     RetryCallState,
     Retrying,

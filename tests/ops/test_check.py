@@ -21,6 +21,7 @@ from redis import Redis
 
 from ops.check_elasticsearch import template_differences
 from ops.cli import main
+from ops.secured_node import SecuredElasticsearchNode
 from ops.services import ElasticsearchNode, RedisServer, free_port, wait_for_port
 from shared import queue
 from shared.config import load_settings
@@ -492,11 +493,10 @@ def with_node_of(version: str) -> Callable[[Any], Any]:
 
 def test_rejected_api_key_fails_with_the_settings_to_fix(
     environment: None,
-    secured_es_node: ElasticsearchNode,
+    secured_es_node: SecuredElasticsearchNode,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert secured_es_node.security is not None
     monkeypatch.setenv("ZOOM_INGEST_ES_HOSTS", secured_es_node.url)
     monkeypatch.setenv("ZOOM_INGEST_ES_CA_CERTS", str(secured_es_node.security.ca))
     monkeypatch.setenv("ZOOM_INGEST_ES_API_KEY", "cmVqZWN0ZWQ6a2V5LTQ3MTE=")  # "rejected:key-4711"
@@ -514,13 +514,12 @@ def test_rejected_api_key_fails_with_the_settings_to_fix(
 
 def test_missing_privileges_on_the_secured_node(
     environment: None,
-    secured_es_node: ElasticsearchNode,
+    secured_es_node: SecuredElasticsearchNode,
     secured_es: Elasticsearch,
     namespace: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert secured_es_node.security is not None
     user = (f"check_{namespace}", "check-password-1")
     add_user(secured_es_node, secured_es, user, ["zoom_ingest_no_create_doc"])
     monkeypatch.setenv("ZOOM_INGEST_ES_HOSTS", secured_es_node.url)
