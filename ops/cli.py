@@ -210,11 +210,12 @@ def run_transform(settings: Settings, paths: Sequence[str], out: IO[str]) -> Non
 
 def _with_elasticsearch(settings: Settings, arguments: argparse.Namespace) -> int:
     """`worker` or `setup`: Elasticsearch refusing the settings ends them with one line, not a trace."""
-    from worker.process import run_worker
     from worker.sink import Sink, refusal
 
     try:
         if arguments.command == "worker":
+            from worker.process import run_worker
+
             run_worker(burst=arguments.burst)
         else:
             Sink(settings).install_template()
