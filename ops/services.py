@@ -180,7 +180,7 @@ def _check_reachable(directory: Path, user: pwd.struct_passwd) -> None:
 
 
 class ElasticsearchNode:
-    """One single-node cluster, security off, loopback only (ops.secured_node: security on)."""
+    """One single-node cluster, security off, loopback only (the tests subclass it: tests/secured_node.py)."""
 
     scheme = "http"
 

@@ -18,9 +18,9 @@ import pytest
 from elasticsearch import Elasticsearch
 from redis import Redis
 
-from ops.secured_node import SecuredElasticsearchNode
 from ops.services import ElasticsearchNode, RedisServer
 from tests.secured import ADMIN, secured_node
+from tests.secured_node import SecuredElasticsearchNode
 
 _names = itertools.count(1)
 

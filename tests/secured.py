@@ -9,7 +9,7 @@ from pathlib import Path
 
 from elasticsearch import AuthenticationException, Elasticsearch
 
-from ops.secured_node import SecuredElasticsearchNode, Security
+from tests.secured_node import SecuredElasticsearchNode, Security
 from tests.support import wait_for
 
 # Exactly the privileges README.md and docs/operations.md document for the worker.

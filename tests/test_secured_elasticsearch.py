@@ -13,11 +13,11 @@ from elasticsearch import Elasticsearch
 from redis import Redis
 
 from ops.cli import main
-from ops.secured_node import SecuredElasticsearchNode
 from ops.services import ElasticsearchNode, RedisServer
 from shared import queue
 from shared.config import load_settings
 from tests.secured import WRITER, add_user, grant, make_authority
+from tests.secured_node import SecuredElasticsearchNode
 from tests.support import (
     count_documents,
     enqueue_directly,

@@ -21,12 +21,12 @@ from redis import Redis
 
 from ops.check_elasticsearch import template_differences
 from ops.cli import main
-from ops.secured_node import SecuredElasticsearchNode
 from ops.services import ElasticsearchNode, RedisServer, free_port, wait_for_port
 from shared import queue
 from shared.config import load_settings
 from tests.faults import FaultProxy
 from tests.secured import add_user, grant
+from tests.secured_node import SecuredElasticsearchNode
 from tests.support import TOKEN
 from worker.sink import Sink
 from worker.template import SUBSTITUTES, TEMPLATE_NAME, index_template, without_types
