@@ -6,7 +6,7 @@ all of them go out together in the next one (one MULTI/EXEC). An idle receiver w
 at once, so nothing waits for company; a busy one pays one Redis round trip per group instead of
 per request. Writes run in a thread of their own, so the event loop never blocks on Redis.
 
-Each job is packed (shared.queue.EventWriter.pack) by its request, before it joins a group: an event
+Each job is packed (receiver.writer.EventWriter.pack) by its request, before it joins a group: an event
 that cannot be written fails alone, never the group it would have joined.
 """
 
@@ -16,8 +16,8 @@ import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from receiver.writer import EventWriter, PackedJob
 from shared.config import Settings
-from shared.queue import EventWriter, PackedJob
 
 # A group is one Redis transaction; past this size the next group starts (bounds its latency).
 MAX_GROUP = 1000

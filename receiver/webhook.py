@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 from receiver.authentication import AuthenticationError, Authenticator, crc_answer
 from receiver.commit import GroupCommit, QueueFull
 from receiver.metrics import ENQUEUE_SECONDS, REQUEST_BYTES, count
+from receiver.writer import EventWriter
 from shared import queue
 from shared.config import Settings
 
@@ -148,7 +149,7 @@ class WebhookEndpoint:
 
     def __init__(self, settings: Settings, redis: Redis) -> None:
         self.authenticator = Authenticator.from_settings(settings)
-        self.writer = queue.EventWriter(queue.event_queue(settings, redis), settings)
+        self.writer = EventWriter(queue.event_queue(settings, redis), settings)
         self.commit = GroupCommit(settings, self.writer)
         self.max_body_bytes = settings.max_body_bytes
 

@@ -15,8 +15,9 @@ from starlette.testclient import TestClient
 from ops.services import RedisServer
 from receiver.app import create_app
 from receiver.commit import GroupCommit
+from receiver.writer import EventWriter, PackedJob
 from shared.config import load_settings
-from shared.queue import SERIALIZER, EventWriter, PackedJob, event_queue
+from shared.queue import SERIALIZER, event_queue
 from tests.support import (
     TOKEN,
     event_body,

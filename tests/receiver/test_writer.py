@@ -16,11 +16,11 @@ from rq.registry import FailedJobRegistry
 from rq.utils import utcparse
 
 from ops.services import RedisServer
+from receiver.writer import EventWriter
 from shared.config import Settings, load_settings
 from shared.queue import (
     JOB_FUNCTION,
     SERIALIZER,
-    EventWriter,
     enqueue_event,
     event_queue,
     format_received_at,
