@@ -19,16 +19,17 @@ from rq.registry import FailedJobRegistry
 
 from bench.common import cpu_seconds, log, peak_rss_mb, spawn, zoom_ingest
 from ops.services import ElasticsearchNode
+
+try:
+    from receiver.writer import EventWriter
+except ImportError:  # a commit from before the writer moved to the receiver (bench/run_all.sh <commit>)
+    from shared.queue import EventWriter  # type: ignore[attr-defined,no-redef]
 from shared import queue
-from shared.config import Settings, load_settings
+from shared.config import Settings, data_stream_name, load_settings
 from worker.job import document_id, transform_options
 from worker.sink import Sink
 from worker.transform import to_document
 from worker.transform.times import format_timestamp
-
-
-def data_stream(namespace: str) -> str:
-    return f"logs-zoom.webhook-{namespace}"
 
 
 @contextmanager
@@ -76,12 +77,12 @@ def bulk_baseline(
     for body in bodies:
         document = to_document(body, received, options)
         document.setdefault("event", {})["ingested"] = format_timestamp(received)
-        source = {"_op_type": "create", "_index": data_stream(namespace), "_source": document}
+        source = {"_op_type": "create", "_index": data_stream_name(namespace), "_source": document}
         actions.append(source | {"_id": document_id(body.decode())})
     started = time.monotonic()
     build_seconds = started - building
     helpers.bulk(es, actions, chunk_size=500)
-    count = searchable(es, data_stream(namespace))
+    count = searchable(es, data_stream_name(namespace))
     elapsed = time.monotonic() - started
     if count != len(bodies):
         raise RuntimeError(f"bulk baseline: {count} of {len(bodies)} documents searchable")
@@ -89,17 +90,17 @@ def bulk_baseline(
 
 
 def enqueue_all(settings: Settings, bodies: Sequence[bytes], chunk: int = 500) -> Queue:
-    """Put every body on the queue as the receiver does (shared.queue.enqueue_event, `chunk` per
-    Redis transaction)."""
+    """Put every body on the queue as the receiver does (its EventWriter, `chunk` per Redis
+    transaction)."""
     events = queue.event_queue(settings, queue.connect(settings))
+    writer = EventWriter(events, settings)
     started = time.monotonic()
     for first in range(0, len(bodies), chunk):
-        with events.connection.pipeline(transaction=True) as pipe:
-            for body in bodies[first : first + chunk]:
-                text = body.decode()
-                event = json.loads(text)["event"]
-                queue.enqueue_event(events, settings, text, event, datetime.now(UTC), pipe)
-            pipe.execute()
+        packed = []
+        for body in bodies[first : first + chunk]:
+            text = body.decode()
+            packed.append(writer.pack(text, json.loads(text)["event"], datetime.now(UTC)))
+        writer.write(packed)
     log(f"enqueued {len(bodies)} events in {time.monotonic() - started:.1f}s")
     return events
 
@@ -164,7 +165,7 @@ def run_workers(
     """Start `count` zoom-ingest workers (plus an idle one on an empty queue, the memory baseline)
     and time the drain of `events` into the environment's namespace; stop them all."""
     directory: Path = services["directory"]
-    index = data_stream(environment["ZOOM_INGEST_NAMESPACE"])
+    index = data_stream_name(environment["ZOOM_INGEST_NAMESPACE"])
     log(f"{count} worker(s), {label}: draining {events.count} events into {index}")
     idle_environment = environment | {"ZOOM_INGEST_QUEUE": "bench-idle"}
     figures: dict[str, Any] = {"es_cpu": cpu_seconds(services["es_pid"])}

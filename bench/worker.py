@@ -5,7 +5,7 @@
 On one redis-server and one Elasticsearch node, after a 2,000-document warm-up, R rounds of:
 the baseline, `helpers.bulk` of the same K documents (pre-built with to_document, one client,
 namespace benchbulk<n>); then K distinct reference-shaped events enqueued with
-shared.queue.enqueue_event while no worker runs, and W `zoom-ingest worker` processes started and
+the receiver's EventWriter while no worker runs, and W `zoom-ingest worker` processes started and
 timed until all K are searchable (namespace benchworker<n>). Medians are reported. Last, the same
 worker run once with ZOOM_INGEST_BATCH_SIZE=1 (namespace benchbatch1). An idle worker on an empty
 queue runs alongside each worker run as the memory baseline.

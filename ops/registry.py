@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -18,7 +17,8 @@ from rq.job import Job
 from rq.results import Result
 
 from shared.config import Settings, env_name
-from shared.queue import SERIALIZER, connect, event_queue, parse_received_at
+from shared.logs import redact, url_passwords
+from shared.queue import SERIALIZER, connect, event_queue, parse_iso_as_utc
 
 REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError)
 REASON_LIMIT = 120
@@ -34,35 +34,24 @@ T = TypeVar("T")
 
 
 def redacted_url(url: str) -> str:
-    """The Redis URL with any password replaced by ***, for messages."""
-    try:
-        netloc = urlsplit(url).netloc
-    except ValueError:
-        return "(unparsable URL)"
-    userinfo, at, host = netloc.rpartition("@")
-    if at and ":" in userinfo:
-        url = url.replace(netloc, f"{userinfo.partition(':')[0]}:***@{host}", 1)
-    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)
+    """The URL with any password replaced by ***, for messages."""
+    return redact(url)
 
 
-def _scrub(text: str, url: str) -> str:
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        password = None
-    return text.replace(password, "***") if password else text
+def _redis_error_text(settings: Settings, error: Exception) -> str:
+    return redact(str(error), url_passwords([settings.redis_url]))
 
 
 def redis_unreachable(settings: Settings, error: Exception) -> str:
     name = env_name("redis_url")
-    detail = _scrub(str(error), settings.redis_url) or type(error).__name__
+    detail = _redis_error_text(settings, error) or type(error).__name__
     return (
         f"cannot reach Redis at {redacted_url(settings.redis_url)} (set by {name} or --redis-url): {detail}"
     )
 
 
 def invalid_redis_url(settings: Settings, error: Exception) -> str:
-    return f"{env_name('redis_url')}: {_scrub(str(error), settings.redis_url)}"
+    return f"{env_name('redis_url')}: {_redis_error_text(settings, error)}"
 
 
 def open_queue(settings: Settings) -> tuple[Redis, Queue]:
@@ -148,7 +137,6 @@ def received_at(job: Job) -> datetime | None:
     if not isinstance(text, str):
         return None
     try:
-        moment = parse_received_at(text)
+        return parse_iso_as_utc(text)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

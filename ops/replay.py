@@ -33,6 +33,7 @@ from ops.registry import (
     redis_unreachable,
 )
 from shared.config import Settings
+from shared.queue import parse_iso_as_utc
 
 # A replay this large shows progress on stderr even when stderr is not a terminal.
 LARGE_REPLAY = 1000
@@ -84,12 +85,11 @@ def parse_moment(text: str, flag: str, *, end_of_day: bool = False) -> datetime:
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         return start + timedelta(days=1, microseconds=-1) if end_of_day else start
     try:
-        moment = datetime.fromisoformat(text)
+        return parse_iso_as_utc(text)
     except ValueError:
         raise SelectionError(
             f"{flag}: {text!r} is not an ISO-8601 date or time (e.g. 2026-11-25, 2026-11-25T14:30:00Z)"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def build_selection(
@@ -118,7 +118,7 @@ def build_selection(
 
 
 @dataclass
-class Outcome:
+class ReplayOutcome:
     requeued: Counter[str] = field(default_factory=Counter)  # by event type
     skipped: Counter[str] = field(default_factory=Counter)  # by cause
     not_found: list[str] = field(default_factory=list)  # named ids not in the failed registry
@@ -180,12 +180,12 @@ def replay(
     dry_run: bool,
     out: IO[str],
     err: IO[str],
-) -> Outcome:
+) -> ReplayOutcome:
     registry = queue.failed_job_registry
     # No cleanup: a dry run must change nothing; entries whose job has expired are reported as
     # skipped instead.
     registered = registry.get_job_ids(cleanup=False)
-    outcome = Outcome()
+    outcome = ReplayOutcome()
     if selection.job_ids:
         present = set(registered)
         candidates = [job_id for job_id in selection.job_ids if job_id in present]
@@ -219,7 +219,7 @@ def _replay_one(
     selection: Selection,
     dry_run: bool,
     out: IO[str],
-    outcome: Outcome,
+    outcome: ReplayOutcome,
 ) -> str | None:
     """Requeue (or list) one job; returns why it was skipped, or None."""
     if job is None:
@@ -244,7 +244,7 @@ def _replay_one(
     return None
 
 
-def render_summary(outcome: Outcome, queue_name: str, dry_run: bool) -> str:
+def render_summary(outcome: ReplayOutcome, queue_name: str, dry_run: bool) -> str:
     verb = "would requeue" if dry_run else "requeued"
     lines = [f"{verb} {outcome.total} failed job{'s' if outcome.total != 1 else ''} to queue {queue_name}"]
     if dry_run:

@@ -7,7 +7,6 @@ entries), so looking at a queue cannot change it.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -29,13 +28,12 @@ from ops.registry import (
     redis_unreachable,
 )
 from shared.config import Settings
-from shared.queue import INFLIGHT_PREFIX, SERIALIZER, alive_key
+from shared.queue import SERIALIZER, inflight_keys, living
 
 TOP_REASONS = 10
 # How many jobs at the head of the queue to look at for the oldest waiting event (a head id whose
 # job hash has gone is skipped).
 _HEAD_PEEK = 10
-_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 
 
 # Status -----------------------------------------------------------------------------------------
@@ -49,7 +47,7 @@ class WorkerInfo:
 
 
 @dataclass
-class Status:
+class QueueStatus:
     queue: str
     queued: int = 0
     in_progress: int = 0
@@ -80,9 +78,9 @@ class Status:
         }
 
 
-def collect_status(connection: Redis, queue: Queue, now: float | None = None) -> Status:
+def collect_status(connection: Redis, queue: Queue, now: float | None = None) -> QueueStatus:
     now = time.time() if now is None else now
-    status = Status(queue=queue.name, queued=queue.count)
+    status = QueueStatus(queue=queue.name, queued=queue.count)
     status.oldest_waiting_seconds = _oldest_waiting(connection, queue, now)
 
     in_flight = _in_flight_lists(connection, queue.name)
@@ -101,18 +99,20 @@ def collect_status(connection: Redis, queue: Queue, now: float | None = None) ->
     reasons = Counter(failure_reason(text) for text in failure_strings(connection, failed_ids))
     status.failed_by_reason = reasons.most_common(TOP_REASONS)
 
-    workers = sorted(Worker.all(queue=queue, serializer=SERIALIZER), key=lambda worker: worker.name)
+    # Live as the workers themselves judge it when returning a dead worker's claims: RQ keeps a
+    # worker killed with kill -9 registered for a minute longer than its heartbeat lasts.
+    registered = sorted(Worker.all(queue=queue, serializer=SERIALIZER), key=lambda worker: worker.name)
+    alive = living(connection, [worker.name for worker in registered])
     status.workers = [
-        WorkerInfo(worker.name, worker.get_state(), len(in_flight.get(worker.name, []))) for worker in workers
+        WorkerInfo(worker.name, worker.get_state(), len(in_flight.get(worker.name, [])))
+        for worker, live in zip(registered, alive, strict=True)
+        if live
     ]
-    # Alive as the workers themselves judge it when returning a dead worker's claims.
     owners = [name for name, ids in sorted(in_flight.items()) if ids]
-    with connection.pipeline(transaction=False) as pipe:
-        for name in owners:
-            pipe.exists(alive_key(name))
-        alive = pipe.execute()
     status.orphaned_in_flight = {
-        name: len(in_flight[name]) for name, living in zip(owners, alive, strict=True) if not living
+        name: len(in_flight[name])
+        for name, live in zip(owners, living(connection, owners), strict=True)
+        if not live
     }
     return status
 
@@ -127,20 +127,16 @@ def _oldest_waiting(connection: Redis, queue: Queue, now: float) -> float | None
 
 def _in_flight_lists(connection: Redis, queue_name: str) -> dict[str, list[str]]:
     """{worker name: job ids} of every in-flight list of this queue."""
-    prefix = f"{INFLIGHT_PREFIX}{queue_name}:"
-    keys = sorted(
-        key.decode() if isinstance(key, bytes) else key
-        for key in connection.scan_iter(match=_GLOB_SPECIAL.sub(r"\\\1", prefix) + "*", count=1000)
-    )
+    keys = inflight_keys(connection, queue_name)
     if not keys:
         return {}
     with connection.pipeline(transaction=False) as pipeline:
-        for key in keys:
+        for key in keys.values():
             pipeline.lrange(key, 0, -1)
         contents = pipeline.execute()
     return {
-        key.removeprefix(prefix): [item.decode() if isinstance(item, bytes) else item for item in ids]
-        for key, ids in zip(keys, contents, strict=True)
+        owner: [item.decode() if isinstance(item, bytes) else item for item in ids]
+        for owner, ids in zip(keys, contents, strict=True)
     }
 
 
@@ -160,7 +156,7 @@ def format_age(seconds: float | None) -> str:
     return f"{minutes}m {secs:02d}s"
 
 
-def render_text(status: Status, verbose: bool = False) -> str:
+def render_text(status: QueueStatus, verbose: bool = False) -> str:
     width = 16
     lines = [
         f"{'queue':<{width}}{status.queue}",

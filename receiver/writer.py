@@ -1,4 +1,13 @@
-"""The receiver's job writer: webhooks written as RQ jobs, a group per Redis transaction."""
+"""The receiver's job writer: webhooks written as RQ jobs, a group per Redis transaction.
+
+Queue.enqueue_call costs a receiver more than everything else it does per request (building a Job,
+four Redis commands, redis-py packing them). EventWriter stores the very same job: one HSET of the
+hash Job.save writes for it and, once per group, one RPUSH of all the ids and the SADD of the queue
+into rq:queues. The hash is RQ's own: the fields every event job has in common are taken from a job
+RQ builds once, at start-up (an rq upgrade changes them with it); only the four that differ per
+webhook and enqueued_at are packed here. tests/receiver/test_writer.py compares the hashes with
+RQ's field by field.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +15,23 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from os import urandom
 from typing import Any
+from uuid import uuid4
 
 from redis.connection import AbstractConnection
 from redis.exceptions import ExecAbortError, ResponseError
 from rq import Queue
-from rq.job import Job, JobStatus
+from rq.job import Job
 from rq.utils import utcformat
 
 from shared.config import Settings
 from shared.queue import EVENT_NAME_LIMIT, JOB_FUNCTION, SERIALIZER, format_received_at
 
-# --- The receiver's lean writer --------------------------------------------------------------------
-#
-# Queue.enqueue_call costs a receiver more than everything else it does per request (building a Job,
-# four Redis commands, redis-py packing them). EventWriter stores the very same job: one HSET of the
-# hash Job.save writes for enqueue_event's job (queued, with origin and enqueued_at as
-# Queue._enqueue_async_job sets them), and, once per group, one RPUSH of all the ids and the SADD of
-# the queue into rq:queues. tests/shared/test_queue.py compares its hashes with RQ's field by field.
-
 MULTI = b"*1\r\n$5\r\nMULTI\r\n"
 EXEC = b"*1\r\n$4\r\nEXEC\r\n"
+# The fields of the hash that differ per webhook, packed by EventWriter.pack (enqueued_at, set as
+# a group is written, is added by EventWriter.write).
+PER_JOB_FIELDS = ("created_at", "data", "description", "meta")
 
 
 def _bulk(value: bytes) -> bytes:
@@ -38,14 +42,31 @@ def _command(*arguments: bytes) -> bytes:
     return b"*%d\r\n%b" % (len(arguments), b"".join(map(_bulk, arguments)))
 
 
-_UUID_VARIANT = dict(zip("0123456789abcdef", "89ab" * 4, strict=True))
+def enqueue_arguments(settings: Settings, body: str, event: str, received: str) -> dict[str, Any]:
+    """What Queue.enqueue_call would be given for one webhook: the job RQ builds from them is the
+    one EventWriter writes."""
+    event = event[:EVENT_NAME_LIMIT]
+    return {
+        "func": JOB_FUNCTION,
+        "args": (body, received),
+        "timeout": settings.job_timeout_seconds,
+        "result_ttl": settings.result_ttl_seconds,
+        "failure_ttl": settings.failure_ttl_seconds,
+        "description": f"zoom webhook {event} received {received}",
+        "meta": {"event": event, "received_at": received},
+    }
 
 
-def _job_id() -> str:
-    """str(uuid4()), as RQ names jobs, for a third of the time."""
-    hexa = urandom(16).hex()
-    variant = _UUID_VARIANT[hexa[16]]
-    return f"{hexa[:8]}-{hexa[8:12]}-4{hexa[13:16]}-{variant}{hexa[17:20]}-{hexa[20:]}"
+def common_fields(queue: Queue, settings: Settings) -> dict[bytes, bytes]:
+    """The fields every event job's hash has in common, as RQ's Job.to_dict gives them for a job
+    built by Queue.create_job and redis-py encodes them."""
+    prototype = queue.create_job(**enqueue_arguments(settings, "", "", ""))
+    encode = queue.connection.get_encoder().encode
+    return {
+        name.encode(): encode(value)
+        for name, value in prototype.to_dict().items()
+        if name not in PER_JOB_FIELDS
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,61 +80,40 @@ class PackedJob:
 class EventWriter:
     """Writes webhooks as RQ jobs, a group per Redis transaction, without building RQ Job objects."""
 
-    # Fields this job has constant, as Job.to_dict writes them (redis-py's encoding: str(int)).
-    _EMPTY_FIELDS: tuple[str, ...] = (
-        "success_callback_name",
-        "failure_callback_name",
-        "stopped_callback_name",
-        "started_at",
-        "ended_at",
-        "last_heartbeat",
-        "worker_name",
-        "group_id",
-    )
-    # The HSET's arguments: HSET, key, then field/value pairs (the 4 per-job ones and enqueued_at).
-    _PER_JOB_FIELDS = 5
-
     def __init__(self, queue: Queue, settings: Settings) -> None:
         self.connection = queue.connection
+        self.settings = settings
         self.queue_key = queue.key.encode()
-        constant = dict.fromkeys(self._EMPTY_FIELDS, "")
-        constant |= {
-            "origin": queue.name,
-            "timeout": str(settings.job_timeout_seconds),
-            "result_ttl": str(settings.result_ttl_seconds),
-            "failure_ttl": str(settings.failure_ttl_seconds),
-            "status": JobStatus.QUEUED.value,
-        }
-        arguments = 2 + 2 * (len(constant) + self._PER_JOB_FIELDS)
+        common = common_fields(queue, settings)
+        # HSET, key, then field/value pairs: the common ones, the per-job ones and enqueued_at.
+        arguments = 2 + 2 * (len(common) + len(PER_JOB_FIELDS) + 1)
         self.head = b"*%d\r\n%b" % (arguments, _bulk(b"HSET"))
-        self.constant = b"".join(
-            _bulk(name.encode()) + _bulk(value.encode()) for name, value in constant.items()
-        )
+        self.common = b"".join(_bulk(name) + _bulk(value) for name, value in common.items())
         self.key_prefix = Job.redis_job_namespace_prefix
         self.register = _command(b"SADD", Queue.redis_queues_keys.encode(), self.queue_key)
         self.length = _command(b"LLEN", self.queue_key)
 
     def pack(self, body: str, event: str, received_at: datetime) -> PackedJob:
-        """The job enqueue_event would write for this webhook. Raises UnicodeEncodeError for text
-        Redis cannot store (a lone surrogate), before anything is written."""
-        job_id = _job_id()
-        event = event[:EVENT_NAME_LIMIT]
+        """The job Queue.enqueue_call would write for this webhook. Raises UnicodeEncodeError for
+        text Redis cannot store (a lone surrogate), before anything is written."""
+        job_id = str(uuid4())  # as RQ names jobs
         received = format_received_at(received_at)
+        job = enqueue_arguments(self.settings, body, event, received)
         # Job.data, then Job.to_dict: the same calls, so the same bytes.
-        data = zlib.compress(SERIALIZER.dumps((JOB_FUNCTION, None, (body, received), {})))
+        data = zlib.compress(SERIALIZER.dumps((job["func"], None, job["args"], {})))
         fields = (
             _bulk((self.key_prefix + job_id).encode())
             # The job is created as the webhook is received: the same instant, in RQ's format.
             + b"$10\r\ncreated_at\r\n"
-            + _bulk(received[:-6].encode() + b"Z")
+            + _bulk(utcformat(received_at.astimezone(UTC)).encode())
             + b"$4\r\ndata\r\n"
             + _bulk(data)
             + b"$11\r\ndescription\r\n"
-            + _bulk(f"zoom webhook {event} received {received}".encode())
+            + _bulk(job["description"].encode())
             + b"$4\r\nmeta\r\n"
-            + _bulk(SERIALIZER.dumps({"event": event, "received_at": received}))
+            + _bulk(SERIALIZER.dumps(job["meta"]))
         )
-        return PackedJob(job_id, self.head + fields + self.constant)
+        return PackedJob(job_id, self.head + fields + self.common)
 
     def write(self, jobs: Sequence[PackedJob]) -> int:
         """Write the jobs in one transaction and queue them in order; returns the queue's length

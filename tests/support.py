@@ -16,12 +16,14 @@ from typing import Any, TypeVar
 
 from elasticsearch import Elasticsearch
 from redis import Redis
+from rq import Queue
 from rq.job import Job
 
 from ops.services import free_port, stop_process, wait_for_port
 from receiver.authentication import sign
+from receiver.writer import EventWriter
 from shared import queue
-from shared.config import load_settings
+from shared.config import Settings, data_stream_name, load_settings
 
 TOKEN = "test-secret-token"
 # Copies of the reference bodies and expected documents (tests/data/README.md).
@@ -68,7 +70,7 @@ def wait_for(check: Callable[[], T], timeout: float = 30.0, interval: float = 0.
 
 
 def documents(es: Elasticsearch, namespace: str) -> list[dict[str, Any]]:
-    index = f"logs-zoom.webhook-{namespace}"
+    index = data_stream_name(namespace)
     if not es.indices.exists(index=index):
         return []
     es.indices.refresh(index=index)
@@ -151,23 +153,31 @@ def send_concurrently(url: str, requests: list[bytes], connections: int) -> list
     return statuses
 
 
+def enqueue_event(events: Queue, settings: Settings, body: str, event: str, received_at: datetime) -> Job:
+    """Write one webhook as the receiver writes it, without HTTP; the RQ job it became."""
+    writer = EventWriter(events, settings)
+    packed = writer.pack(body, event, received_at)
+    writer.write([packed])
+    return Job.fetch(packed.job_id, connection=events.connection, serializer=queue.SERIALIZER)
+
+
 def enqueue_directly(redis_url: str, bodies: list[bytes], chunk: int = 1000) -> None:
     """Put events on the queue as the receiver does, without HTTP: for streams of thousands."""
     settings = load_settings(redis_url=redis_url)
     connection = Redis.from_url(redis_url)
-    event_queue = queue.event_queue(settings, connection)
+    writer = EventWriter(queue.event_queue(settings, connection), settings)
     now = datetime.now(UTC)
     for start in range(0, len(bodies), chunk):
-        with connection.pipeline() as pipe:
-            for body in bodies[start : start + chunk]:
-                queue.enqueue_event(
-                    event_queue, settings, body.decode(), json.loads(body)["event"], now, pipe
-                )
-            pipe.execute()
+        writer.write(
+            [
+                writer.pack(body.decode(), json.loads(body)["event"], now)
+                for body in bodies[start : start + chunk]
+            ]
+        )
 
 
 def count_documents(es: Elasticsearch, namespace: str) -> int:
-    index = f"logs-zoom.webhook-{namespace}"
+    index = data_stream_name(namespace)
     if not es.indices.exists(index=index):
         return 0
     es.indices.refresh(index=index)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from shared.config import Settings, load_settings
-from shared.queue import parse_received_at
+from shared.queue import parse_iso_as_utc
 from worker.sink import Sink
 from worker.transform import TransformOptions, to_document
 
@@ -56,6 +56,6 @@ def document_id(body: str) -> str:
 def index_event(body: str, received_at: str) -> str:
     current = context()
     document = to_document(
-        body.encode("utf-8", "surrogatepass"), parse_received_at(received_at), current.options
+        body.encode("utf-8", "surrogatepass"), parse_iso_as_utc(received_at), current.options
     )
     return current.sink.index(document_id(body), document)

@@ -6,7 +6,7 @@ pointed at the test server. The one step not taken is Flask's `app.run()` (it wo
 it was about to serve is driven with Flask's test client instead, through the JSON endpoints the
 dashboard's pages load and the requeue links their buttons post to.
 
-Jobs are written as the receiver writes them (shared.queue.enqueue_event) and failed as the batch
+Jobs are written as the receiver writes them (receiver.writer.EventWriter) and failed as the batch
 worker fails them: claimed off the queue into an in-flight list, then RQ's record_job_failure with
 "IndexingError: <reason>" in one transaction that also releases the in-flight list.
 """
@@ -40,7 +40,7 @@ from rq.registry import FailedJobRegistry
 from ops.services import RedisServer
 from shared import queue
 from shared.config import Settings, load_settings
-from tests.support import event_body
+from tests.support import enqueue_event, event_body
 from worker.sink import IndexingError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,7 +134,7 @@ def dashboard(
 
 def enqueue(redis: Redis, settings: Settings, event: str, number: int) -> Job:
     body = event_body(event, object={"id": number, "uuid": f"u{number}"}).decode()
-    return queue.enqueue_event(queue.event_queue(settings, redis), settings, body, event, datetime.now(UTC))
+    return enqueue_event(queue.event_queue(settings, redis), settings, body, event, datetime.now(UTC))
 
 
 def fail_like_the_worker(redis: Redis, job_id: str, reason: str) -> str:

@@ -27,7 +27,7 @@ from shared.config import load_settings
 from tests.faults import FaultProxy
 from tests.secured import add_user, grant
 from tests.secured_node import SecuredElasticsearchNode
-from tests.support import TOKEN
+from tests.support import TOKEN, enqueue_event
 from worker.sink import Sink
 from worker.template import SUBSTITUTES, TEMPLATE_NAME, index_template, without_types
 
@@ -188,7 +188,7 @@ def test_queue_depth_warns_near_the_limit_and_fails_at_it(
     for count, status in ((8, "OK"), (9, "WARN"), (10, "FAIL")):
         while events.count < count:
             body = '{"event":"meeting.started"}'
-            queue.enqueue_event(events, settings, body, "meeting.started", datetime.now(UTC))
+            enqueue_event(events, settings, body, "meeting.started", datetime.now(UTC))
         code, results, _ = check(capsys)
         assert results["queue depth"]["status"] == status, count
         assert results["queue depth"]["detail"].startswith(f"{count} waiting in 'zoom-webhooks'")

@@ -16,6 +16,7 @@ from ops.replay import LARGE_REPLAY, Progress, SelectionError, build_selection, 
 from ops.services import RedisServer, free_port
 from shared import queue
 from shared.config import Settings, load_settings
+from tests.support import enqueue_event
 from worker.job import context
 
 QUEUE = "zoom-webhooks"
@@ -34,7 +35,7 @@ def body_of(event: str, number: int = 1) -> str:
 
 def enqueue(settings: Settings, event: str, received_at: datetime, number: int = 1) -> Job:
     with queue.connect(settings) as connection:
-        return queue.enqueue_event(
+        return enqueue_event(
             queue.event_queue(settings, connection), settings, body_of(event, number), event, received_at
         )
 

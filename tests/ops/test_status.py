@@ -5,20 +5,22 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from redis import Redis
-from rq import SimpleWorker
+from rq import SimpleWorker, Worker
 from rq.job import Job
 from rq.job_lifecycle import record_job_failure
 
 from ops.cli import main
 from ops.registry import failure_line, failure_reason, redacted_url
-from ops.services import RedisServer, free_port
+from ops.services import ElasticsearchNode, RedisServer, free_port
 from ops.status import format_age
 from shared import queue
 from shared.config import Settings, load_settings
+from tests.support import enqueue_event, running, service_environment, wait_for
 from worker.job import context
 
 QUEUE = "zoom-webhooks"
@@ -51,7 +53,7 @@ def connection(settings: Settings) -> Iterator[Redis]:
 
 def enqueue(connection: Redis, settings: Settings, event: str, received_at: datetime) -> Job:
     body = json.dumps({"event": event, "payload": {"account_id": "a"}})
-    return queue.enqueue_event(queue.event_queue(settings, connection), settings, body, event, received_at)
+    return enqueue_event(queue.event_queue(settings, connection), settings, body, event, received_at)
 
 
 def status_json(capsys: pytest.CaptureFixture[str], *arguments: str) -> dict[str, Any]:
@@ -174,6 +176,7 @@ def test_registered_worker_is_counted_and_listed(
     )
     worker.register_birth()
     worker.set_state("idle")
+    connection.set(queue.alive_key("worker-one"), 1, ex=60)  # as a batch worker's heartbeat does
     try:
         status = status_json(capsys)
         assert status["workers"] == 1
@@ -187,6 +190,36 @@ def test_registered_worker_is_counted_and_listed(
     finally:
         worker.register_death()
     assert status_json(capsys)["workers"] == 0
+
+
+def test_a_worker_killed_with_kill_9_stops_counting_when_its_heartbeat_expires(
+    tmp_path: Path,
+    settings: Settings,
+    connection: Redis,
+    es_node: ElasticsearchNode,
+    namespace: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    environment = service_environment(
+        settings.redis_url,
+        es_node.url,
+        namespace,
+        queue=QUEUE,
+        worker_ttl_seconds="12",
+        es_request_timeout_seconds="1",
+    )
+    with (
+        running(["worker"], environment, tmp_path / "killed.log") as killed,
+        running(["worker"], environment, tmp_path / "alive.log"),
+    ):
+        wait_for(lambda: status_json(capsys)["workers"] == 2, timeout=90, what="two live workers")
+        killed.kill()  # SIGKILL: the worker gets no chance to unregister
+        killed.wait(10)
+        wait_for(lambda: status_json(capsys)["workers"] == 1, timeout=60, what="one live worker")
+        # RQ itself still lists the killed worker (its key outlives the heartbeat by a minute).
+        assert len(Worker.all(queue=queue.event_queue(settings, connection))) == 2
+        assert main(["status"]) == 0
+        assert "workers         1\n" in capsys.readouterr().out
 
 
 def test_in_flight_lists_and_started_jobs_count_as_in_progress(

@@ -62,7 +62,7 @@ def test_batch_records_each_event_as_a_finished_rq_job(
         assert job is not None and job.get_status() == JobStatus.FINISHED
         # Kept result_ttl seconds, as RQ keeps a finished job, then gone.
         assert 0 < redis.ttl(job.key) <= worker.settings.result_ttl_seconds
-    assert redis.llen(worker.inflight) == 0
+    assert redis.llen(worker.claims.inflight) == 0
     assert Queue("zoom-webhooks", connection=redis).count == 0
 
 
@@ -139,7 +139,7 @@ def test_events_claimed_by_a_dead_worker_go_back_to_the_queue(
     redis.lmove(queue.key, alive, "LEFT", "RIGHT")
     redis.set(alive_key("busy-worker"), 1, ex=60)
     first_two = redis.lrange(dead, 0, -1)
-    worker.return_orphans()
+    worker.claims.return_orphans()
     assert redis.llen(dead) == 0 and redis.llen(alive) == 1
     assert redis.lrange(queue.key, 0, 1) == first_two  # back at the head, in order
     assert sorted(key.decode() for key in redis.scan_iter(match=INFLIGHT_PREFIX + "*")) == [alive]

@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.queue import parse_iso_as_utc
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -31,10 +33,9 @@ def parse_iso8601(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        moment = datetime.fromisoformat(value.strip())
+        return parse_iso_as_utc(value)
     except ValueError:
         return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def from_iso8601(value: Any) -> str | None:
