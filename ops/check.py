@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO
-from urllib.parse import unquote, urlsplit
 
 import maxminddb
 from redis import Redis
@@ -29,6 +28,7 @@ from ops.check_result import Result, fail, ok, warn
 from ops.registry import REDIS_ERRORS, invalid_redis_url, redacted_url, redis_unreachable
 from shared import queue
 from shared.config import ConfigError, Settings, env_name
+from shared.logs import redact, url_passwords
 
 REDIS_TIMEOUT_SECONDS = 3.0
 MIN_REDIS = (6, 2)  # workers claim jobs with LMOVE / BLMOVE
@@ -50,7 +50,7 @@ REDIS_SETTINGS = (
 def run_check(load: Callable[[], Settings], *, as_json: bool, out: IO[str]) -> int:
     """Exit code: 1 when any check fails, 0 otherwise (warnings included)."""
     results, secrets = collect(load)
-    results = [_scrub(result, secrets) for result in results]
+    results = [_redacted(result, secrets) for result in results]
     if as_json:
         out.write(json.dumps([asdict(result) for result in results], indent=2) + "\n")
     else:
@@ -241,21 +241,10 @@ def secrets_of(settings: Settings) -> list[str]:
     values += [
         s.get_secret_value() for s in (settings.auth_value, settings.es_password, settings.es_api_key) if s
     ]
-    for url in [settings.redis_url, *settings.es_hosts]:
-        try:
-            password = urlsplit(url).password
-        except ValueError:
-            password = None
-        values += [password, unquote(password)] if password else []
+    values += url_passwords([settings.redis_url, *settings.es_hosts])
     # Shorter values would garble every line they occur in (a token "x" in "expected").
     return sorted({value for value in values if len(value) >= MIN_SCRUBBED}, key=len, reverse=True)
 
 
-def _scrub(result: Result, secrets: list[str]) -> Result:
-    def clean(text: str) -> str:
-        text = re.sub(r"://([^/@\s:]*):[^/@\s]*@", r"://\1:***@", text)
-        for secret in secrets:
-            text = text.replace(secret, "***")
-        return text
-
-    return Result(result.check, result.status, clean(result.detail), clean(result.fix))
+def _redacted(result: Result, secrets: list[str]) -> Result:
+    return Result(result.check, result.status, redact(result.detail, secrets), redact(result.fix, secrets))

@@ -19,7 +19,7 @@ from elasticsearch import ConnectionTimeout as ESConnectionTimeout
 from ops.check_result import Result, fail, ok, warn
 from ops.registry import redacted_url
 from shared.config import Settings, env_name
-from worker.sink import build_client
+from worker.sink import build_client, describe
 from worker.template import (
     INDEX_PATTERN,
     LEGACY_NAME,
@@ -58,12 +58,6 @@ def check_elasticsearch(settings: Settings) -> list[Result]:
         client.close()
 
 
-def _why(error: ApiError | TransportError) -> str:
-    if isinstance(error, ApiError):
-        return f"HTTP {error.meta.status} {str(error.message)[:200]}"
-    return str(error.message)
-
-
 def _elasticsearch(client: Elasticsearch, where: str, data_stream: str) -> list[Result]:
     reachable = ok("elasticsearch", f"reachable at {where}")
     fix = f"start Elasticsearch, or fix {env_name('es_hosts')} (--es-hosts; CA/verify settings for HTTPS)"
@@ -83,7 +77,7 @@ def _elasticsearch(client: Elasticsearch, where: str, data_stream: str) -> list[
             detail = "not read: that needs the cluster privilege monitor, which the worker does not need"
             version = ok("es version", detail)
         else:
-            version = warn("es version", f"could not read it: {_why(error)}", "make sure it is 8.x")
+            version = warn("es version", f"could not read it: {describe(error)}", "make sure it is 8.x")
     else:
         versions = sorted({str(node.get("version")) for node in nodes.get("nodes", {}).values()})
         if any(not found.startswith("8.") for found in versions) or not versions:
@@ -109,13 +103,13 @@ def _credentials(client: Elasticsearch) -> tuple[Result, bool | None]:
         markers = ("no handler found", "not enabled", "explicitly enabled", "Incorrect HTTP method")
         if error.meta.status in (400, 404, 405, 500) and any(marker in text for marker in markers):
             return ok("es credentials", "security is off on this cluster: none needed"), False
-        return warn("es credentials", f"could not verify them: {_why(error)}", ES_CREDENTIALS), None
+        return warn("es credentials", f"could not verify them: {describe(error)}", ES_CREDENTIALS), None
     except TransportError as error:
-        return warn("es credentials", f"could not verify them: {_why(error)}", ES_CREDENTIALS), None
+        return warn("es credentials", f"could not verify them: {describe(error)}", ES_CREDENTIALS), None
     return ok("es credentials", f"accepted: authenticated as {who.get('username')}"), True
 
 
-def field_types(template: dict[str, Any]) -> dict[str, str]:
+def mapped_field_types(template: dict[str, Any]) -> dict[str, str]:
     """{dotted field: type} of a template's mappings, multi-fields included. A type setup replaces on
     clusters without its mapper (SUBSTITUTES) counts as its stand-in."""
     types: dict[str, str] = {}
@@ -148,7 +142,7 @@ def template_differences(installed: dict[str, Any], expected: dict[str, Any]) ->
     date_detection = installed.get("template", {}).get("mappings", {}).get("date_detection", True)
     if date_detection is not False:
         differences.append("date_detection on (expected off)")
-    have, want = field_types(installed), field_types(expected)
+    have, want = mapped_field_types(installed), mapped_field_types(expected)
     for label, names in (
         ("missing fields", sorted(set(want) - set(have))),
         (
@@ -168,7 +162,7 @@ def _templates(client: Elasticsearch, data_stream: str) -> list[Result]:
     try:
         found = client.indices.get_index_template().body["index_templates"]
     except (ApiError, TransportError) as error:
-        return [warn("index template", f"could not read the index templates: {_why(error)}", SETUP)]
+        return [warn("index template", f"could not read the index templates: {describe(error)}", SETUP)]
     templates = {entry["name"]: entry["index_template"] for entry in found}
     ours = templates.get(TEMPLATE_NAME)
     if ours is None:
@@ -221,7 +215,7 @@ def _privileges(client: Elasticsearch, security: bool | None) -> Result:
             index=[{"names": [INDEX_PATTERN], "privileges": INDEX_PRIVILEGES}],
         ).body
     except (ApiError, TransportError) as error:
-        return warn("es privileges", f"could not check them: {_why(error)}", PRIVILEGES)
+        return warn("es privileges", f"could not check them: {describe(error)}", PRIVILEGES)
     granted = answer.get("index", {}).get(INDEX_PATTERN, {})
     missing = [f"cluster {name}" for name, held in answer.get("cluster", {}).items() if not held]
     missing += [f"{name} on {INDEX_PATTERN}" for name in INDEX_PRIVILEGES if not granted.get(name)]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Status = Literal["OK", "WARN", "FAIL"]
+CheckStatus = Literal["OK", "WARN", "FAIL"]
 
 
 @dataclass(frozen=True)
 class Result:
     check: str
-    status: Status
+    status: CheckStatus
     detail: str
     fix: str = ""
 

@@ -24,7 +24,7 @@ from shared import queue
 from shared.config import ConfigError, Settings, load_settings
 
 
-def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
@@ -37,7 +37,7 @@ def readiness(redis: Redis) -> Any:
         try:
             await anyio.to_thread.run_sync(redis.ping)
         except RedisError:
-            return error(503, "redis unreachable", RETRY_LATER)
+            return error_response(503, "redis unreachable", RETRY_LATER)
         return JSONResponse({"status": "ready"})
 
     return readyz
@@ -45,7 +45,7 @@ def readiness(redis: Redis) -> Any:
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return error(exc.status_code, exc.detail, dict(exc.headers or {}))
+    return error_response(exc.status_code, exc.detail, dict(exc.headers or {}))
 
 
 class Receiver:

@@ -51,17 +51,17 @@ def json_answer(status: int, content: Any, outcome: str, headers: dict[str, str]
     return Answer(status, raw, body, outcome)
 
 
-def error(status: int, message: str, outcome: str, headers: dict[str, str] | None = None) -> Answer:
+def error_answer(status: int, message: str, outcome: str, headers: dict[str, str] | None = None) -> Answer:
     return json_answer(status, {"error": message}, outcome, headers)
 
 
 RETRY_LATER = {"Retry-After": RETRY_AFTER_SECONDS}
 QUEUED = json_answer(200, {"status": "queued"}, "accepted")
-METHOD_NOT_ALLOWED = error(405, "Method Not Allowed", "method_not_allowed", {"Allow": "POST"})
-TOO_LARGE = error(413, "body larger than ZOOM_INGEST_MAX_BODY_BYTES", "too_large")
-QUEUE_FULL = error(503, "too many events waiting, retry later", "queue_full", RETRY_LATER)
-QUEUE_UNAVAILABLE = error(503, "queue unavailable, retry later", "redis_unavailable", RETRY_LATER)
-INTERNAL_ERROR = error(500, "internal error", "internal_error")
+METHOD_NOT_ALLOWED = error_answer(405, "Method Not Allowed", "method_not_allowed", {"Allow": "POST"})
+TOO_LARGE = error_answer(413, "body larger than ZOOM_INGEST_MAX_BODY_BYTES", "too_large")
+QUEUE_FULL = error_answer(503, "too many events waiting, retry later", "queue_full", RETRY_LATER)
+QUEUE_UNAVAILABLE = error_answer(503, "queue unavailable, retry later", "redis_unavailable", RETRY_LATER)
+INTERNAL_ERROR = error_answer(500, "internal error", "internal_error")
 # The sender left mid-body (or was cut off by the read deadline): nobody reads this answer.
 DISCONNECTED = Answer(400, [(b"content-length", b"0")], b"", "client_disconnected")
 
@@ -231,4 +231,4 @@ class WebhookEndpoint:
             client,
             extra={"client.ip": client, "http.response.status_code": status, "event.reason": reason},
         )
-        return error(status, reason, OUTCOME_BY_REJECTION[status])
+        return error_answer(status, reason, OUTCOME_BY_REJECTION[status])

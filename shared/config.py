@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.logs import redact
+
 ENV_PREFIX = "ZOOM_INGEST_"
 
 # Zoom retries a failed delivery at about +5, +25 and +85 minutes. Whether a retry carries a fresh
@@ -17,16 +19,16 @@ ENV_PREFIX = "ZOOM_INGEST_"
 # timestamp: 2 hours leaves margin for clock skew and queueing on Zoom's side.
 DEFAULT_SIGNATURE_MAX_AGE_SECONDS = 2 * 60 * 60
 
+# Where documents go: the data stream <type>-<dataset>-<namespace>, as Elastic's Zoom integration
+# names it.
+DATASET = "zoom.webhook"
+DATA_STREAM_PREFIX = f"logs-{DATASET}"
 # Elasticsearch data stream namespaces: lowercase, no '-' (it separates type-dataset-namespace).
 _NAMESPACE_PATTERN = re.compile(r"^[a-z0-9_.]{1,100}$")
 
 
 class ConfigError(ValueError):
     """Configuration that cannot work; the message names the offending ZOOM_INGEST_* setting."""
-
-
-def _without_password(url: str) -> str:
-    return re.sub(r"://([^:/@]*):[^@/]*@", r"://\1:***@", url)
 
 
 def _split_commas(value: Any) -> Any:
@@ -126,11 +128,11 @@ class Settings(BaseSettings):
             raise ValueError("needs at least one URL")
         for host in value:
             if not re.match(r"^https?://[^/\s]+", host):
-                raise ValueError(f"{_without_password(host)!r} is not an http(s):// URL")
+                raise ValueError(f"{redact(host)!r} is not an http(s):// URL")
             try:
                 urlsplit(host).port  # noqa: B018 - raises on a port that is not a number
             except ValueError:
-                raise ValueError(f"{_without_password(host)!r} has an invalid port") from None
+                raise ValueError(f"{redact(host)!r} has an invalid port") from None
         return value
 
     @model_validator(mode="after")
@@ -165,7 +167,11 @@ class Settings(BaseSettings):
 
     @property
     def data_stream(self) -> str:
-        return f"logs-zoom.webhook-{self.namespace}"
+        return data_stream_name(self.namespace)
+
+
+def data_stream_name(namespace: str) -> str:
+    return f"{DATA_STREAM_PREFIX}-{namespace}"
 
 
 def env_name(field: str) -> str:

@@ -2,15 +2,24 @@
 terminal. `auto` picks human when stderr is a terminal, ECS otherwise.
 
 Messages never carry secrets, tokens or payload bodies: call sites log event types, reasons and
-addresses only.
+addresses only, and text that may quote a URL or a secret (a library's error message, an address
+from the settings) goes through `redact` first.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import Iterable
+from urllib.parse import unquote, urlsplit
 
 import ecs_logging
+
+# user:password@ in a URL (the password may hold an unescaped '@': up to the last one before the path)
+_URL_PASSWORD = re.compile(r"://([^/@\s:]*):[^/\s]*@")
+# password=... in a URL's query (redis-py reads one from there)
+_QUERY_PASSWORD = re.compile(r"(?i)([?&]password=)[^&#\s]*")
 
 HUMAN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -38,3 +47,23 @@ def configure(level: str = "INFO", style: str = "auto") -> None:
     access.propagate = False
     # One line per Elasticsearch request is noise at INFO.
     logging.getLogger("elastic_transport.transport").setLevel(max(root.level, logging.WARNING))
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """The text with the password of every URL in it, and each of `secrets`, replaced by ***."""
+    text = _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"://\1:***@", text))
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def url_passwords(urls: Iterable[str]) -> list[str]:
+    """The passwords the URLs carry, as written and decoded (either may show up in an error)."""
+    found: list[str] = []
+    for url in urls:
+        try:
+            password = urlsplit(url).password
+        except ValueError:
+            password = None
+        found += [password, unquote(password)] if password else []
+    return found

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -37,6 +36,7 @@ from tenacity import (
 )
 
 from shared.config import Settings, env_name
+from shared.logs import redact
 from worker import metrics
 from worker.serializer import serializers
 from worker.template import (
@@ -67,7 +67,7 @@ class IndexingError(Exception):
         self.kind = kind or ("unavailable" if transient else "rejected")
 
 
-Outcome = Literal["created", "duplicate"] | IndexingError
+IndexOutcome = Literal["created", "duplicate"] | IndexingError
 Documents = Sequence[tuple[str, dict[str, Any]]]  # (_id, document)
 
 
@@ -151,7 +151,7 @@ def describe(error: BaseException | None) -> str:
     # A transport error's str() can be as bare as "TLS error"; its message says what failed.
     text = str(error.message) if isinstance(error, TransportError) else str(error)
     # Node URLs may carry credentials (https://user:password@host).
-    message = re.sub(r"://[^/@\s]+@", "://", text)[:300]
+    message = redact(text)[:300]
     return f"{type(error).__name__}: {message}"
 
 
@@ -195,14 +195,14 @@ class Sink:
             raise outcome
         return outcome
 
-    def index_many(self, documents: Documents) -> list[Outcome]:
+    def index_many(self, documents: Documents) -> list[IndexOutcome]:
         """Write documents with one bulk request (more while some are retried); one outcome each, in order.
 
         Items Elasticsearch refuses for a transient reason (429, 503, ...) are retried with the whole
         request's retries; an item refused for good (mapping error, ...) gets its IndexingError while
         the rest of its batch is written.
         """
-        outcomes: list[Outcome | None] = [None] * len(documents)
+        outcomes: list[IndexOutcome | None] = [None] * len(documents)
         pending = list(range(len(documents)))
         try:
             for attempt in self.retrying():
@@ -218,7 +218,9 @@ class Sink:
                 outcomes[position] = error
         return [outcome if outcome is not None else IndexingError("not attempted") for outcome in outcomes]
 
-    def _bulk(self, documents: Documents, pending: list[int], outcomes: list[Outcome | None]) -> list[int]:
+    def _bulk(
+        self, documents: Documents, pending: list[int], outcomes: list[IndexOutcome | None]
+    ) -> list[int]:
         """One bulk request for the pending positions; returns the positions to try again."""
         ingested = format_timestamp(datetime.now(UTC))
         operations: list[dict[str, Any]] = []

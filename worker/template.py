@@ -18,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from shared.config import DATASET
+
 OWNER = "zoom-ingest"
-WEBHOOK_DATASET = "zoom.webhook"
+WEBHOOK_DATASET = DATASET
 # Above Fleet's 200 (overlapping templates may not share a priority) and above 250, the priority of
 # LEGACY_NAME, so this one can be installed before that one is removed.
 PRIORITY = 300

@@ -23,6 +23,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from shared.config import DATASET
 from worker.transform.fields import Document
 from worker.transform.options import TransformOptions
 from worker.transform.pipeline import TransformError, new_document, run
@@ -30,7 +31,6 @@ from worker.transform.times import format_timestamp
 
 __all__ = ["TransformOptions", "to_document"]
 
-DATASET = "zoom.webhook"
 PRESERVE_ORIGINAL_TAG = "preserve_original_event"
 
 

@@ -89,7 +89,7 @@ def run(body: Any, options: TransformOptions) -> Document:
     except Exception as error:
         if isinstance(error, RecursionError):
             document.pop("zoom", None)  # too deep to walk, so too deep to index: event.original keeps it
-        raise TransformError(_describe(error), document) from error
+        raise TransformError(_exception_line(error), document) from error
     return document
 
 
@@ -132,7 +132,7 @@ def _run(document: Document, options: TransformOptions) -> None:
         try:
             transform(document, action, options)
         except Exception as error:
-            raise TransformError(f"{name} transform failed: {_describe(error)}", document) from error
+            raise TransformError(f"{name} transform failed: {_exception_line(error)}", document) from error
 
 
 def family_of(action: Any) -> tuple[str, Family] | None:
@@ -145,5 +145,5 @@ def family_of(action: Any) -> tuple[str, Family] | None:
     return None
 
 
-def _describe(error: BaseException) -> str:
+def _exception_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
