@@ -79,6 +79,8 @@ class BatchWorker:
             connection, self.queue.finished_job_registry.key, settings.result_ttl_seconds, self.name
         )
         self.stopping = False
+        # The batch whose bulk request is under way, finished on the next turn.
+        self.in_bulk: Batch | None = None
 
     def heartbeat(self) -> None:
         with self.connection.pipeline() as pipe:
@@ -106,50 +108,61 @@ class BatchWorker:
         self.sink.while_waiting = self.heartbeat
         handled = 0
         pause = 1.0
-        in_bulk: Batch | None = None
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk") as bulk:
-            try:
-                while not (self.stopping and in_bulk is None):
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk") as bulk:
+                while not (self.stopping and self.in_bulk is None):
                     try:
-                        self.claims.return_orphans()
-                        # Block for new events only when there is nothing else to do.
-                        wait = not burst and in_bulk is None
-                        ids = [] if self.stopping else self.claims.claim(self.settings.batch_size, wait)
-                        prepared = self.prepare(ids) if ids else None
-                        if in_bulk is not None:
-                            handled += self.finish(in_bulk)
-                            in_bulk = None
-                        if prepared is not None:
-                            self.registration.set_state("busy")
-                            prepared.indexing = bulk.submit(self.sink.index_many, prepared.documents)
-                            in_bulk = prepared
-                        else:
-                            self.registration.set_state("idle")
-                            if burst and self.connection.llen(self.queue.key) == 0:
-                                break
-                        self.heartbeat()
-                        pause = 1.0
+                        finished, done = self.turn(bulk, burst)
                     except RedisError as failure:
-                        if in_bulk is not None:
-                            with contextlib.suppress(Exception):
-                                in_bulk.outcomes()
-                            in_bulk = None
-                        log.warning(
-                            "redis unavailable (%s), trying again in %.0fs", type(failure).__name__, pause
-                        )
-                        time.sleep(pause)
-                        pause = min(pause * 2, 30.0)
-                        self.return_own_claims()
-            finally:
-                with contextlib.suppress(RedisError):
-                    self.registration.register_death()
-                    self.claims.end()
+                        pause = self.wait_for_redis(failure, pause)
+                        continue
+                    handled += finished
+                    pause = 1.0
+                    if done:
+                        break
+        finally:
+            with contextlib.suppress(RedisError):
+                self.registration.register_death()
+                self.claims.end()
         return handled
 
-    def return_own_claims(self) -> None:
+    def turn(self, bulk: ThreadPoolExecutor, burst: bool) -> tuple[int, bool]:
+        """Claim and prepare the next batch, finish the one in bulk, send the next one. Returns
+        the events finished and, with burst, whether the queue is done."""
+        self.claims.return_orphans()
+        # Block for new events only when there is nothing else to do.
+        wait = not burst and self.in_bulk is None
+        ids = [] if self.stopping else self.claims.claim(self.settings.batch_size, wait)
+        prepared = self.prepare(ids) if ids else None
+        finished = 0
+        if self.in_bulk is not None:
+            finished = self.finish(self.in_bulk)
+            self.in_bulk = None
+        if prepared is not None:
+            self.registration.set_state("busy")
+            prepared.indexing = bulk.submit(self.sink.index_many, prepared.documents)
+            self.in_bulk = prepared
+        else:
+            self.registration.set_state("idle")
+            if burst and self.connection.llen(self.queue.key) == 0:
+                return finished, True
+        self.heartbeat()
+        return finished, False
+
+    def wait_for_redis(self, failure: RedisError, pause: float) -> float:
+        """Redis went away mid-turn: drop the batch in bulk (what was recorded cannot be known), wait,
+        and put this worker's claims back on the queue (re-indexing finds the written ones as
+        duplicates). Returns the next pause."""
+        if self.in_bulk is not None:
+            with contextlib.suppress(Exception):
+                self.in_bulk.outcomes()
+            self.in_bulk = None
+        log.warning("redis unavailable (%s), trying again in %.0fs", type(failure).__name__, pause)
+        time.sleep(pause)
         with contextlib.suppress(RedisError):
             self.heartbeat()
             self.claims.return_own()
+        return min(pause * 2, 30.0)
 
     def prepare(self, ids: list[str]) -> Batch:
         """Read and transform claimed events; the bulk request is sent by the caller."""
