@@ -16,7 +16,7 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from ops.services import ElasticsearchNode, RedisServer
 from shared.config import Settings, load_settings
-from shared.queue import INFLIGHT_PREFIX, SERIALIZER, alive_key, event_queue, inflight_key
+from shared.queue import SERIALIZER, event_queue
 from tests.support import count_documents, enqueue_directly, event_body, failure_reason
 from worker.batch import BatchWorker
 from worker.job import transform_options
@@ -125,24 +125,6 @@ def test_job_that_is_not_ours_fails_alone_with_its_reason(
     assert count_documents(es, namespace) == 1
     [job] = failed_jobs(redis)
     assert "not a zoom-ingest event job" in failure_reason(job)
-
-
-def test_events_claimed_by_a_dead_worker_go_back_to_the_queue(
-    worker: BatchWorker, settings: Settings, redis: Redis, redis_server: RedisServer
-) -> None:
-    enqueue_directly(redis_server.url, [meeting(n) for n in range(5)])
-    queue = event_queue(settings, redis)
-    dead, alive = inflight_key(queue.name, "dead-worker"), inflight_key(queue.name, "busy-worker")
-    # Claims made as a worker does: moved off the queue into in-flight lists.
-    redis.lmove(queue.key, dead, "LEFT", "RIGHT")
-    redis.lmove(queue.key, dead, "LEFT", "RIGHT")
-    redis.lmove(queue.key, alive, "LEFT", "RIGHT")
-    redis.set(alive_key("busy-worker"), 1, ex=60)
-    first_two = redis.lrange(dead, 0, -1)
-    worker.claims.return_orphans()
-    assert redis.llen(dead) == 0 and redis.llen(alive) == 1
-    assert redis.lrange(queue.key, 0, 1) == first_two  # back at the head, in order
-    assert sorted(key.decode() for key in redis.scan_iter(match=INFLIGHT_PREFIX + "*")) == [alive]
 
 
 def test_job_written_with_another_serializer_fails_alone(
