@@ -25,7 +25,7 @@ try:
 except ImportError:  # a commit from before the writer moved to the receiver (bench/run_all.sh <commit>)
     from shared.queue import EventWriter  # type: ignore[attr-defined,no-redef]
 from shared import queue
-from shared.config import Settings, data_stream_name, load_settings
+from shared.config import Settings, load_settings
 from worker.job import document_id, transform_options
 from worker.sink import Sink
 from worker.transform import to_document
@@ -77,12 +77,12 @@ def bulk_baseline(
     for body in bodies:
         document = to_document(body, received, options)
         document.setdefault("event", {})["ingested"] = format_timestamp(received)
-        source = {"_op_type": "create", "_index": data_stream_name(namespace), "_source": document}
+        source = {"_op_type": "create", "_index": settings.data_stream, "_source": document}
         actions.append(source | {"_id": document_id(body.decode())})
     started = time.monotonic()
     build_seconds = started - building
     helpers.bulk(es, actions, chunk_size=500)
-    count = searchable(es, data_stream_name(namespace))
+    count = searchable(es, settings.data_stream)
     elapsed = time.monotonic() - started
     if count != len(bodies):
         raise RuntimeError(f"bulk baseline: {count} of {len(bodies)} documents searchable")
@@ -165,7 +165,7 @@ def run_workers(
     """Start `count` zoom-ingest workers (plus an idle one on an empty queue, the memory baseline)
     and time the drain of `events` into the environment's namespace; stop them all."""
     directory: Path = services["directory"]
-    index = data_stream_name(environment["ZOOM_INGEST_NAMESPACE"])
+    index = load_settings(namespace=environment["ZOOM_INGEST_NAMESPACE"]).data_stream
     log(f"{count} worker(s), {label}: draining {events.count} events into {index}")
     idle_environment = environment | {"ZOOM_INGEST_QUEUE": "bench-idle"}
     figures: dict[str, Any] = {"es_cpu": cpu_seconds(services["es_pid"])}
