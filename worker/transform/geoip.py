@@ -25,19 +25,24 @@ logger = logging.getLogger(__name__)
 def set_source_ip(document: Document, options: TransformOptions) -> None:
     """zoom.participant.public_ip -> source.ip (+ related.ip, geo, as); public_ip is removed."""
     public_ip = pop(document, "zoom.participant.public_ip")
-    if not isinstance(public_ip, str) or not _is_ip(public_ip):
-        return  # an invalid address is ignored, as the reference's convert step does
-    put(document, "source.ip", public_ip)
-    append(document, "related.ip", public_ip, allow_duplicates=False)
-    geo = _geo_fields(_lookup(options.geoip_city_db, public_ip))
+    if isinstance(public_ip, str) and is_ip(public_ip):
+        add_source_ip(document, public_ip, options)
+    # an invalid address is ignored, as the reference's convert step does
+
+
+def add_source_ip(document: Document, address: str, options: TransformOptions) -> None:
+    """source.ip, related.ip, and source.geo/source.as from the configured databases."""
+    put(document, "source.ip", address)
+    append(document, "related.ip", address, allow_duplicates=False)
+    geo = _geo_fields(_lookup(options.geoip_city_db, address))
     if geo:
         put(document, "source.geo", geo)
-    autonomous_system = _as_fields(_lookup(options.geoip_asn_db, public_ip))
+    autonomous_system = _as_fields(_lookup(options.geoip_asn_db, address))
     if autonomous_system:
         put(document, "source.as", autonomous_system)
 
 
-def _is_ip(value: str) -> bool:
+def is_ip(value: str) -> bool:
     try:
         ipaddress.ip_address(value)
     except ValueError:
