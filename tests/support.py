@@ -69,8 +69,8 @@ def wait_for(check: Callable[[], T], timeout: float = 30.0, interval: float = 0.
         time.sleep(interval)
 
 
-def documents(es: Elasticsearch, namespace: str) -> list[dict[str, Any]]:
-    index = data_stream_name(namespace)
+def documents(es: Elasticsearch, namespace: str, dataset: str = "zoom.webhook") -> list[dict[str, Any]]:
+    index = f"logs-{dataset}-{namespace}"
     if not es.indices.exists(index=index):
         return []
     es.indices.refresh(index=index)

@@ -27,13 +27,13 @@ from rq import SimpleWorker
 
 from shared import queue
 from shared.config import Settings
-from shared.queue import JOB_FUNCTION, parse_iso_as_utc
+from shared.queue import parse_iso_as_utc
 from worker import metrics
 from worker.claims import Claims
-from worker.job import document_id
+from worker.job import job_document
 from worker.job_state import JobState, QueuedEvent, read_or_restore
 from worker.sink import IndexingError, IndexOutcome, Sink
-from worker.transform import TransformOptions, to_document
+from worker.transform import TransformOptions
 
 log = logging.getLogger("zoom_ingest.worker")
 
@@ -170,15 +170,12 @@ class BatchWorker:
         batch = Batch(claimed=len(ids), claimed_at=datetime.now(UTC), events=events)
         metrics.BATCH_SIZE.observe(len(batch.events))
         for position, event in enumerate(batch.events):
-            if event.func_name != JOB_FUNCTION or len(event.args) != 2:
+            prepared = job_document(event.func_name, event.args, self.options)
+            if prepared is None:
                 reason = f"not a zoom-ingest event job ({event.func_name})"
                 batch.refused[position] = IndexingError(reason, kind="not_an_event_job")
                 continue
-            body, received_at = event.args
-            document = to_document(
-                body.encode("utf-8", "surrogatepass"), parse_iso_as_utc(received_at), self.options
-            )
-            batch.documents.append((document_id(body), document))
+            batch.documents.append(prepared)
         return batch
 
     def finish(self, batch: Batch) -> int:

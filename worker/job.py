@@ -1,6 +1,7 @@
-"""The RQ job: one webhook body in, one document in Elasticsearch out.
+"""The RQ jobs: one webhook body, or one polled report record, in; one document in Elasticsearch out.
 
-The receiver enqueues `worker.job.index_event(body, received_at)` by name (see shared/queue.py).
+The receiver enqueues `worker.job.index_event(body, received_at)` by name (see shared/queue.py),
+the poller `worker.job.index_record(record, polled_at, stream)` (see shared/reports.py).
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from shared.config import Settings, load_settings
-from shared.queue import parse_iso_as_utc
+from shared.queue import JOB_FUNCTION, parse_iso_as_utc
+from shared.reports import RECORD_FUNCTION
 from worker.sink import Sink
 from worker.transform import TransformOptions, to_document
+from worker.transform.report import STREAM_RULES, to_report_document
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,30 @@ def document_id(body: str) -> str:
 
 def index_event(body: str, received_at: str) -> str:
     current = context()
-    document = to_document(
-        body.encode("utf-8", "surrogatepass"), parse_iso_as_utc(received_at), current.options
-    )
-    return current.sink.index(document_id(body), document)
+    prepared = job_document(JOB_FUNCTION, (body, received_at), current.options)
+    assert prepared is not None
+    return current.sink.index(*prepared)
+
+
+def index_record(record: str, polled_at: str, stream: str) -> str:
+    current = context()
+    prepared = job_document(RECORD_FUNCTION, (record, polled_at, stream), current.options)
+    if prepared is None:
+        raise ValueError(f"not a report stream: {stream!r}")
+    return current.sink.index(*prepared)
+
+
+def job_document(
+    func_name: str, args: tuple[Any, ...], options: TransformOptions
+) -> tuple[str, dict[str, Any]] | None:
+    """(document id, document) for a queued job's function and arguments, the one place that routes
+    a job to its transform; None for a job that is neither a webhook nor a report record."""
+    if func_name == JOB_FUNCTION and len(args) == 2:
+        body, received_at = args
+        document = to_document(body.encode("utf-8", "surrogatepass"), parse_iso_as_utc(received_at), options)
+        return document_id(body), document
+    if func_name == RECORD_FUNCTION and len(args) == 3 and args[2] in STREAM_RULES:
+        record, polled_at, stream = args
+        raw = record.encode("utf-8", "surrogatepass")
+        return document_id(record), to_report_document(stream, raw, parse_iso_as_utc(polled_at), options)
+    return None

@@ -38,6 +38,7 @@ from tenacity import (
 from shared.config import Settings, env_name
 from shared.logs import redact
 from worker import metrics
+from worker.report_template import STREAMS, report_dataset, report_template
 from worker.serializer import serializers
 from worker.template import (
     LEGACY_NAME,
@@ -185,8 +186,17 @@ class Sink:
                 self.put_template()
 
     def put_template(self) -> None:
-        """One attempt at creating or updating the webhook data stream's index template."""
+        """One attempt at creating or updating the index templates: webhooks and report streams."""
         install_template(self.client, WEBHOOK_DATASET, index_template())
+        for stream in STREAMS:
+            install_template(self.client, report_dataset(stream), report_template(stream))
+
+    def target(self, document: dict[str, Any]) -> str:
+        """The data stream a document names (report records have their own), else the webhook one."""
+        stream = document.get("data_stream")
+        if isinstance(stream, dict) and all(stream.get(part) for part in ("type", "dataset", "namespace")):
+            return f"{stream['type']}-{stream['dataset']}-{stream['namespace']}"
+        return self.data_stream
 
     def index(self, document_id: str, document: dict[str, Any]) -> str:
         """Write one document; returns "created" or "duplicate", raises IndexingError otherwise."""
@@ -228,7 +238,7 @@ class Sink:
             document_id, document = documents[position]
             # Where Elastic's integration has an ingest pipeline stamp it, we stamp it at write time.
             document.setdefault("event", {})["ingested"] = ingested
-            operations.append({"create": {"_index": self.data_stream, "_id": document_id}})
+            operations.append({"create": {"_index": self.target(document), "_id": document_id}})
             operations.append(document)
         # Fleet may set the integration's ingest pipeline as default pipeline on our write index;
         # it must not run again on documents already transformed.
