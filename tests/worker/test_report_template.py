@@ -14,7 +14,7 @@ from ops.services import ElasticsearchNode, RedisServer
 from shared.config import Settings, load_settings
 from shared.queue import SERIALIZER, event_queue
 from shared.reports import STREAMS, enqueue_records
-from tests.support import documents
+from tests.support import documents, failure_reason
 from tests.test_reference_events import leaf_mappings
 from tests.worker.transform.report_support import records
 from worker.batch import BatchWorker
@@ -92,4 +92,4 @@ def test_a_record_job_of_an_unknown_stream_fails_with_its_reason(
     [job_id] = event_queue(settings, redis).failed_job_registry.get_job_ids()
     job = Job.fetch(job_id, connection=redis, serializer=SERIALIZER)
     assert job.meta["event"] == "report.webinar_report"
-    assert "not a zoom-ingest event job (worker.job.index_record)" in (job.latest_result().exc_string or "")
+    assert "not a zoom-ingest event job (worker.job.index_record)" in failure_reason(job)
