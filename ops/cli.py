@@ -17,6 +17,7 @@ from typing import IO
 
 from shared import logs
 from shared.config import ConfigError, Settings, env_name, load_settings
+from shared.reports import STREAMS
 
 SETTING_FLAGS: dict[str, tuple[str, str]] = {
     # flag -> (setting, help)
@@ -88,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     setup = commands.add_parser(
         "setup",
         help="install the index template in Elasticsearch",
-        description="Create or update the composable index template for logs-zoom.webhook-* "
+        description="Create or update the composable index templates for logs-zoom.webhook-* and the "
+        "report streams' logs-zoom.activity-*, logs-zoom.operation-*, logs-zoom.meeting_activity-* "
         "(workers also do this when they start).",
     )
     _add_flags(setup, ELASTICSEARCH_FLAGS)
@@ -101,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         "mapping and reproducing a case; touches neither Redis nor Elasticsearch.",
     )
     transform.add_argument("files", nargs="*", metavar="FILE", help="NDJSON files; none or '-' = stdin")
+    transform.add_argument(
+        "--stream",
+        choices=STREAMS,
+        help="read records of this Zoom report API (as `zoom-ingest poll` fetches them) instead of "
+        "webhook bodies; documents go to logs-zoom.<stream>-<namespace>",
+    )
     transform.add_argument(
         "--geoip-city-db",
         dest="setting_geoip_city_db",
@@ -198,13 +206,19 @@ def _read_lines(paths: Sequence[str]) -> Iterator[bytes]:
                     yield line.rstrip(b"\r\n")
 
 
-def run_transform(settings: Settings, paths: Sequence[str], out: IO[str]) -> None:
+def run_transform(settings: Settings, paths: Sequence[str], out: IO[str], stream: str | None = None) -> None:
+    """Webhook bodies (or, given a stream, report records) in, the worker's documents out."""
     from worker.job import transform_options
     from worker.transform import to_document
+    from worker.transform.report import to_report_document
 
     options = transform_options(settings)
     for line in _read_lines(paths):
-        document = to_document(line, datetime.now(UTC), options)
+        now = datetime.now(UTC)
+        if stream is None:
+            document = to_document(line, now, options)
+        else:
+            document = to_report_document(stream, line, now, options)
         out.write(json.dumps(document, ensure_ascii=False, sort_keys=True) + "\n")
 
 
@@ -219,7 +233,11 @@ def _with_elasticsearch(settings: Settings, arguments: argparse.Namespace) -> in
             run_worker(burst=arguments.burst)
         else:
             Sink(settings).install_template()
-            print(f"index template installed for {settings.data_stream}")
+            streams = [
+                settings.data_stream,
+                *(f"logs-zoom.{stream}-{settings.namespace}" for stream in STREAMS),
+            ]
+            print(f"index templates installed for {', '.join(streams)}")
     except Exception as error:
         reason = refusal(error)
         if reason is None:
@@ -250,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif arguments.command in ("worker", "setup"):
             return _with_elasticsearch(settings, arguments)
         elif arguments.command == "transform":
-            run_transform(settings, arguments.files, sys.stdout)
+            run_transform(settings, arguments.files, sys.stdout, arguments.stream)
         elif arguments.command == "replay":
             from ops.replay import run_replay
 

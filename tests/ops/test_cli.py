@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,10 @@ from elasticsearch import Elasticsearch
 
 from ops.cli import build_parser, main
 from ops.services import ElasticsearchNode
-from worker.template import PRIORITY, SUBSTITUTES, TEMPLATE_NAME, index_template, without_types
+from tests.support import TEST_DATA
+from worker.template import PRIORITY, SUBSTITUTES, TEMPLATE_NAME, index_template, template_name, without_types
+from worker.transform import TransformOptions
+from worker.transform.report import to_report_document
 
 
 def test_help_explains_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
@@ -51,6 +55,32 @@ def test_transform_reads_ndjson_from_stdin_and_keeps_order() -> None:
     documents = [json.loads(line) for line in result.stdout.splitlines()]
     assert [d["event"]["action"] for d in documents] == ["meeting.started", "user.created"]
     assert {d["data_stream"]["namespace"] for d in documents} == {"preview"}
+
+
+@pytest.mark.parametrize("stream", ["activity", "operation", "meeting_activity"])
+def test_transform_stream_writes_what_the_worker_would_index(stream: str) -> None:
+    path = TEST_DATA / "polling" / f"{stream}.ndjson"
+    result = subprocess.run(
+        [sys.executable, "-m", "ops.cli", "transform", "--stream", stream, "--preserve-original", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = path.read_text().splitlines()
+    documents = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [d["event"]["original"] for d in documents] == lines
+    options = TransformOptions(preserve_original=True)
+    for line, document in zip(lines, documents, strict=True):
+        polled_at = datetime.fromisoformat(document["@timestamp"].replace("Z", "+00:00"))
+        assert document == to_report_document(stream, line.encode(), polled_at, options)
+        assert document["data_stream"]["dataset"] == f"zoom.{stream}"
+        assert document["event"]["kind"] == "event"
+
+
+def test_transform_refuses_an_unknown_stream(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["transform", "--stream", "webinars"])
+    assert "invalid choice: 'webinars'" in capsys.readouterr().err
 
 
 def test_transform_reports_a_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,3 +129,7 @@ def test_setup_installs_the_index_template(es_node: ElasticsearchNode, es: Elast
     assert (
         "meeting" in installed["index_template"]["template"]["mappings"]["properties"]["zoom"]["properties"]
     )
+    for stream in ("activity", "operation", "meeting_activity"):
+        [report] = es.indices.get_index_template(name=template_name(f"zoom.{stream}"))["index_templates"]
+        assert report["index_template"]["index_patterns"] == [f"logs-zoom.{stream}-*"]
+        assert stream in report["index_template"]["template"]["mappings"]["properties"]["zoom"]["properties"]
