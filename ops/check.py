@@ -5,7 +5,8 @@ hangs. No secret (Redis password, API key, ES password, Zoom tokens, auth header
 details never include them, and every line is scrubbed of their values before it is written.
 
 This module runs the checks and writes the report, and holds the configuration and Redis checks; the
-Elasticsearch checks are in ops.check_elasticsearch, the result line in ops.check_result.
+Elasticsearch checks are in ops.check_elasticsearch, Zoom's OAuth (for the poller) in ops.check_zoom,
+the result line in ops.check_result.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from rq import Queue
 
 from ops.check_elasticsearch import check_elasticsearch
 from ops.check_result import Result, fail, ok, warn
+from ops.check_zoom import check_zoom
 from ops.registry import REDIS_ERRORS, invalid_redis_url, redacted_url, redis_unreachable
 from shared import queue
 from shared.config import ConfigError, Settings, env_name
@@ -79,6 +81,7 @@ def collect(load: Callable[[], Settings]) -> tuple[list[Result], list[str]]:
             results.append(_geoip(kind, path))
     results += check_redis(settings)
     results += check_elasticsearch(settings)
+    results += check_zoom(settings)
     return results, secrets_of(settings)
 
 
@@ -239,7 +242,9 @@ def _redis_server(client: Redis, settings: Settings) -> Iterator[Result]:
 def secrets_of(settings: Settings) -> list[str]:
     values = [token.get_secret_value() for token in settings.secret_tokens]
     values += [
-        s.get_secret_value() for s in (settings.auth_value, settings.es_password, settings.es_api_key) if s
+        s.get_secret_value()
+        for s in (settings.auth_value, settings.es_password, settings.es_api_key, settings.zoom_client_secret)
+        if s
     ]
     values += url_passwords([settings.redis_url, *settings.es_hosts])
     # Shorter values would garble every line they occur in (a token "x" in "expected").

@@ -86,6 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_flags(worker, SETTING_FLAGS | ELASTICSEARCH_FLAGS)
     worker.add_argument("--burst", action="store_true", help="exit once the queue is empty")
 
+    poll = commands.add_parser(
+        "poll",
+        help="poll Zoom's report APIs (sign-ins, operation log, meeting audit trail) into the queue",
+        description="Authenticate with Zoom Server-to-Server OAuth and page through each enabled report "
+        "(ZOOM_INGEST_POLL_STREAMS) every ZOOM_INGEST_POLL_INTERVAL_SECONDS, putting each record on the "
+        "queue for the workers, which index it into logs-zoom.<stream>-<namespace>. Run as many as you "
+        "like: one polls at a time (a lease in Redis).",
+    )
+    _add_flags(poll, SETTING_FLAGS)
+
     setup = commands.add_parser(
         "setup",
         help="install the index template in Elasticsearch",
@@ -265,6 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from receiver.server import serve
 
             serve(settings, workers=arguments.workers)
+        elif arguments.command == "poll":
+            from poller.process import run_poller
+
+            return run_poller(settings)
         elif arguments.command in ("worker", "setup"):
             return _with_elasticsearch(settings, arguments)
         elif arguments.command == "transform":

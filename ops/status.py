@@ -10,7 +10,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
 from redis import Redis
@@ -27,8 +27,10 @@ from ops.registry import (
     received_at,
     redis_unreachable,
 )
+from poller.state import StreamStatus, read_status
 from shared.config import Settings
 from shared.queue import SERIALIZER, inflight_keys, living
+from shared.reports import STREAMS
 
 TOP_REASONS = 10
 # How many jobs at the head of the queue to look at for the oldest waiting event (a head id whose
@@ -58,6 +60,8 @@ class QueueStatus:
     # In-flight lists of workers that are no longer alive: their jobs go back to the queue when
     # another worker notices; until then they count as in progress.
     orphaned_in_flight: dict[str, int] = field(default_factory=dict)
+    # One per report stream the poller has touched.
+    polling: list[StreamStatus] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +79,7 @@ class QueueStatus:
                 for worker in self.workers
             ],
             "in_flight_orphaned": sum(self.orphaned_in_flight.values()),
+            "polling": [asdict(stream) for stream in self.polling],
         }
 
 
@@ -114,6 +119,7 @@ def collect_status(connection: Redis, queue: Queue, now: float | None = None) ->
         for name, live in zip(owners, living(connection, owners), strict=True)
         if not live
     }
+    status.polling = read_status(connection, list(STREAMS))
     return status
 
 
@@ -189,6 +195,9 @@ def render_text(status: QueueStatus, verbose: bool = False) -> str:
             f"{'':<{width}}{total} in flight with workers no longer alive ({owners}); "
             "they return to the queue when a worker recovers them"
         )
+    if status.polling:
+        lines.append("polling")
+        lines += [f"{'':<{width}}{stream.line()}" for stream in status.polling]
     return "\n".join(lines) + "\n"
 
 

@@ -38,6 +38,10 @@ def _split_commas(value: Any) -> Any:
 
 
 CommaList = Annotated[list[str], NoDecode]
+# Zoom's report APIs the poller can read, by the name of their data stream (logs-zoom.<stream>-*).
+ReportStream = Literal["activity", "operation", "meeting_activity"]
+REPORT_STREAMS: tuple[ReportStream, ...] = ("activity", "operation", "meeting_activity")
+StreamList = Annotated[list[ReportStream], NoDecode]
 SecretList = Annotated[list[SecretStr], NoDecode]
 
 
@@ -98,9 +102,32 @@ class Settings(BaseSettings):
     geoip_city_db: Path | None = None
     geoip_asn_db: Path | None = None
 
-    _split = field_validator("secret_tokens", "es_hosts", "tags", "trusted_proxies", mode="before")(
-        _split_commas
-    )
+    # Poller (Zoom's report APIs; off until the three Server-to-Server OAuth credentials are set)
+    zoom_api_url: str = "https://api.zoom.us"
+    zoom_oauth_url: str = "https://zoom.us"
+    zoom_account_id: str | None = None
+    zoom_client_id: str | None = None
+    zoom_client_secret: SecretStr | None = None
+    poll_streams: StreamList = Field(default_factory=lambda: list(REPORT_STREAMS))
+    poll_interval_seconds: int = Field(default=3600, ge=1)
+    # First run only: how far back to fetch (Zoom keeps sign-ins and operation logs 6 months).
+    poll_lookback_days: int = Field(default=30, ge=1, le=180)
+    poll_page_size: int = Field(default=300, ge=1, le=300)
+    poll_meeting_activity_type: str = "All Activities"
+    # Client-side limit of report requests (Zoom counts them per account, all apps together);
+    # Elastic's integration defaults. 0 = no limit.
+    poll_rate_per_second: float = Field(default=0.1, ge=0)
+    poll_rate_burst: int = Field(default=3, ge=1)
+    poll_request_timeout_seconds: float = Field(default=30.0, gt=0)
+    # A failing request (5xx, connection error, 429) is retried with backoff for this long, then
+    # the poll is given up (cursor untouched) and tried again after the same pause.
+    poll_retry_seconds: int = Field(default=300, ge=0)
+    # The poller holding the lease polls; another takes over this long after the holder died.
+    poll_lease_seconds: int = Field(default=60, ge=10)
+
+    _split = field_validator(
+        "secret_tokens", "es_hosts", "tags", "trusted_proxies", "poll_streams", mode="before"
+    )(_split_commas)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -154,6 +181,15 @@ class Settings(BaseSettings):
                 "ZOOM_INGEST_WORKER_TTL_SECONDS must exceed ZOOM_INGEST_ES_REQUEST_TIMEOUT_SECONDS by more "
                 "than 10 s, or a worker waiting on a slow request is taken for dead"
             )
+        zoom_credentials = (self.zoom_account_id, self.zoom_client_id, self.zoom_client_secret)
+        if any(value is not None for value in zoom_credentials) and not self.poller_configured:
+            raise ValueError(
+                "ZOOM_INGEST_ZOOM_ACCOUNT_ID, ZOOM_INGEST_ZOOM_CLIENT_ID and ZOOM_INGEST_ZOOM_CLIENT_SECRET "
+                "must be set together"
+            )
+        for name, url in (("ZOOM_API_URL", self.zoom_api_url), ("ZOOM_OAUTH_URL", self.zoom_oauth_url)):
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise ValueError(f"ZOOM_INGEST_{name}: {_without_password(url)!r} is not an http(s):// URL")
         if self.es_retry_seconds >= self.job_timeout_seconds:
             raise ValueError(
                 "ZOOM_INGEST_ES_RETRY_SECONDS must be below ZOOM_INGEST_JOB_TIMEOUT_SECONDS, "
@@ -164,6 +200,10 @@ class Settings(BaseSettings):
     @property
     def authentication_configured(self) -> bool:
         return bool(self.secret_tokens) or self.auth_header is not None
+
+    @property
+    def poller_configured(self) -> bool:
+        return None not in (self.zoom_account_id, self.zoom_client_id, self.zoom_client_secret)
 
     @property
     def data_stream(self) -> str:

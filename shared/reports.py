@@ -14,11 +14,11 @@ from datetime import datetime
 from redis.client import Pipeline
 from rq import Queue
 
-from shared.config import Settings
+from shared.config import REPORT_STREAMS, Settings
 from shared.queue import format_received_at
 
 RECORD_FUNCTION = "worker.job.index_record"
-STREAMS = ("activity", "operation", "meeting_activity")
+STREAMS = REPORT_STREAMS
 
 
 def event_name(stream: str) -> str:
