@@ -93,8 +93,11 @@ def test_three_streams_polled_into_their_data_streams(
         running(["poll"], env, tmp_path / "poller.log"),
         running(["worker"], env, tmp_path / "worker.log"),
     ):
-        for stream in STREAMS:
-            wait_for(lambda s=stream: all_indexed(es, namespace, s), timeout=90, what=f"{stream} documents")
+        wait_for(
+            lambda: all(all_indexed(es, namespace, stream) for stream in STREAMS),
+            timeout=90,
+            what="documents",
+        )
         status = status_text(env)
 
     options = TransformOptions(namespace=namespace)
