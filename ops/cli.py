@@ -95,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
         "like: one polls at a time (a lease in Redis).",
     )
     _add_flags(poll, SETTING_FLAGS)
+    poll.add_argument(
+        "--if-configured",
+        action="store_true",
+        help="without Zoom credentials, idle until stopped instead of failing (for compose)",
+    )
 
     setup = commands.add_parser(
         "setup",
@@ -278,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif arguments.command == "poll":
             from poller.process import run_poller
 
-            return run_poller(settings)
+            return run_poller(settings, idle_unconfigured=arguments.if_configured)
         elif arguments.command in ("worker", "setup"):
             return _with_elasticsearch(settings, arguments)
         elif arguments.command == "transform":

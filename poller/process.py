@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from types import FrameType
@@ -149,14 +150,23 @@ class Poller:
         )
 
 
-def run_poller(settings: Settings) -> int:
-    """The `zoom-ingest poll` command; returns its exit code."""
+def run_poller(settings: Settings, *, idle_unconfigured: bool = False) -> int:
+    """The `zoom-ingest poll` command; returns its exit code. Without credentials: 2, or (with
+    idle_unconfigured, as compose runs it) 0 once stopped, having polled nothing."""
     if not settings.poller_configured:
-        log.error(
-            "the poller needs ZOOM_INGEST_ZOOM_ACCOUNT_ID, ZOOM_INGEST_ZOOM_CLIENT_ID and "
-            "ZOOM_INGEST_ZOOM_CLIENT_SECRET (a Server-to-Server OAuth app; see README)"
+        missing = (
+            "ZOOM_INGEST_ZOOM_ACCOUNT_ID, ZOOM_INGEST_ZOOM_CLIENT_ID and ZOOM_INGEST_ZOOM_CLIENT_SECRET "
+            "are not set (a Server-to-Server OAuth app; see README)"
         )
-        return 2
+        if not idle_unconfigured:
+            log.error("the poller cannot start: %s", missing)
+            return 2
+        log.info("the poller is off: %s", missing)
+        stopped = threading.Event()
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop_signal, lambda signum, frame: stopped.set())
+        stopped.wait()
+        return 0
     connection = queue.connect(settings, socket_timeout=30.0)
     poller = Poller(settings, connection)
     poller.install_signal_handlers()

@@ -129,6 +129,11 @@ class Settings(BaseSettings):
         "secret_tokens", "es_hosts", "tags", "trusted_proxies", "poll_streams", mode="before"
     )(_split_commas)
 
+    @field_validator("zoom_account_id", "zoom_client_id", "zoom_client_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: Any) -> Any:

@@ -39,8 +39,10 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = ROOT / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
 DOCKERFILE = COMPOSE_DIR / "Dockerfile"
-SERVICES = {"redis", "elasticsearch", "receiver", "worker", "dashboard"}
-APP_SERVICES = ("receiver", "worker")
+SERVICES = {"redis", "elasticsearch", "receiver", "worker", "poller", "dashboard"}
+APP_SERVICES = ("receiver", "worker", "poller")
+# service -> the zoom-ingest subcommand it runs
+SUBCOMMANDS = {"receiver": "receiver", "worker": "worker", "poller": "poll"}
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}, ${NAME?message}
 _INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
@@ -118,7 +120,7 @@ def app_settings(service: dict[str, Any]) -> Settings:
 # --- structure ------------------------------------------------------------------------------------
 
 
-def test_the_file_is_yaml_with_the_five_services(services: dict[str, dict[str, Any]]) -> None:
+def test_the_file_is_yaml_with_the_six_services(services: dict[str, dict[str, Any]]) -> None:
     assert set(services) == SERVICES
 
 
@@ -162,10 +164,11 @@ def test_compose_fallbacks_equal_the_app_defaults(services: dict[str, dict[str, 
                 assert match.group("arg") == str(getattr(defaults, field)), f"{name}: {variable}"
 
 
-def test_receiver_and_worker_share_the_queue_settings(services: dict[str, dict[str, Any]]) -> None:
+def test_receiver_worker_and_poller_share_the_queue_settings(services: dict[str, dict[str, Any]]) -> None:
     receiver, worker = environment(services["receiver"]), environment(services["worker"])
+    poller = environment(services["poller"])
     for variable in ("ZOOM_INGEST_REDIS_URL", "ZOOM_INGEST_QUEUE"):
-        assert receiver.get(variable) == worker.get(variable), variable
+        assert receiver.get(variable) == worker.get(variable) == poller.get(variable), variable
     assert receiver["ZOOM_INGEST_REDIS_URL"] == "redis://redis:6379/0"
 
 
@@ -176,11 +179,25 @@ def test_the_secret_token_is_required_from_the_host(services: dict[str, dict[str
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
-def test_the_command_is_the_zoom_ingest_subcommand_of_the_same_name(
+def test_the_command_is_the_zoom_ingest_subcommand_of_the_service(
     services: dict[str, dict[str, Any]], name: str
 ) -> None:
     arguments = build_parser().parse_args(command(services[name]))  # exits on an unknown subcommand
-    assert arguments.command == name
+    assert arguments.command == SUBCOMMANDS[name]
+
+
+@pytest.mark.usefixtures("clean_environment")
+def test_the_poller_is_off_unless_the_zoom_credentials_are_set(services: dict[str, dict[str, Any]]) -> None:
+    poller = services["poller"]
+    credentials = (
+        "ZOOM_INGEST_ZOOM_ACCOUNT_ID",
+        "ZOOM_INGEST_ZOOM_CLIENT_ID",
+        "ZOOM_INGEST_ZOOM_CLIENT_SECRET",
+    )
+    # passed through from the host only when set there
+    assert all(environment(poller)[name] is None for name in credentials)
+    assert not app_settings(poller).poller_configured
+    assert "--if-configured" in command(poller)
 
 
 def test_app_services_build_the_app_image_from_the_repository_root(
@@ -282,7 +299,7 @@ def test_the_receiver_healthcheck_hits_the_real_healthz(services: dict[str, dict
 # --- worker healthcheck, run for real -------------------------------------------------------------
 
 
-def run_worker_healthcheck(code: str, redis_url: str) -> int:
+def run_healthcheck(code: str, redis_url: str) -> int:
     environment = {key: value for key, value in os.environ.items() if not key.startswith(ENV_PREFIX)}
     environment["ZOOM_INGEST_REDIS_URL"] = redis_url
     return subprocess.run(
@@ -318,30 +335,39 @@ def test_the_worker_healthcheck_needs_a_live_registration_from_this_host(
     registered_worker: SimpleWorker,
 ) -> None:
     code = python_code(services["worker"])
-    assert run_worker_healthcheck(code, redis_server.url) == 1, "healthy with no worker registered"
+    assert run_healthcheck(code, redis_server.url) == 1, "healthy with no worker registered"
 
     registered_worker.hostname = "another-container"
     registered_worker.register_birth()
-    assert run_worker_healthcheck(code, redis_server.url) == 1, "healthy on another host's worker"
+    assert run_healthcheck(code, redis_server.url) == 1, "healthy on another host's worker"
     registered_worker.register_death()
 
     registered_worker.hostname = socket.gethostname()
     registered_worker.pid = exited_pid()
     registered_worker.register_birth()
-    assert run_worker_healthcheck(code, redis_server.url) == 1, "healthy on a process that has exited"
+    assert run_healthcheck(code, redis_server.url) == 1, "healthy on a process that has exited"
     registered_worker.register_death()
 
     registered_worker.pid = os.getpid()
     registered_worker.register_birth()
-    assert run_worker_healthcheck(code, redis_server.url) == 0, "unhealthy with a live worker here"
+    assert run_healthcheck(code, redis_server.url) == 0, "unhealthy with a live worker here"
 
     registered_worker.register_death()
-    assert run_worker_healthcheck(code, redis_server.url) == 1, "healthy after the worker stopped"
+    assert run_healthcheck(code, redis_server.url) == 1, "healthy after the worker stopped"
 
 
 def test_the_worker_healthcheck_fails_without_redis(services: dict[str, dict[str, Any]]) -> None:
     code = python_code(services["worker"])
-    assert run_worker_healthcheck(code, f"redis://127.0.0.1:{free_port()}/0") != 0
+    assert run_healthcheck(code, f"redis://127.0.0.1:{free_port()}/0") != 0
+
+
+def test_the_poller_healthcheck_needs_redis(
+    services: dict[str, dict[str, Any]], redis_server: RedisServer
+) -> None:
+    code = python_code(services["poller"])
+    assert "$" not in code
+    assert run_healthcheck(code, redis_server.url) == 0
+    assert run_healthcheck(code, f"redis://127.0.0.1:{free_port()}/0") != 0
 
 
 # --- dashboard ------------------------------------------------------------------------------------

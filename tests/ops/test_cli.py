@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from datetime import datetime
@@ -11,7 +13,7 @@ from elasticsearch import Elasticsearch
 
 from ops.cli import build_parser, main
 from ops.services import ElasticsearchNode
-from tests.support import TEST_DATA
+from tests.support import TEST_DATA, running, wait_for
 from worker.template import PRIORITY, SUBSTITUTES, TEMPLATE_NAME, index_template, template_name, without_types
 from worker.transform import TransformOptions
 from worker.transform.report import to_report_document
@@ -133,3 +135,18 @@ def test_setup_installs_the_index_template(es_node: ElasticsearchNode, es: Elast
         [report] = es.indices.get_index_template(name=template_name(f"zoom.{stream}"))["index_templates"]
         assert report["index_template"]["index_patterns"] == [f"logs-zoom.{stream}-*"]
         assert stream in report["index_template"]["template"]["mappings"]["properties"]["zoom"]["properties"]
+
+
+def test_poll_without_zoom_credentials_refuses_to_start() -> None:
+    result = subprocess.run([sys.executable, "-m", "ops.cli", "poll"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "the poller cannot start: ZOOM_INGEST_ZOOM_ACCOUNT_ID" in result.stderr
+
+
+def test_poll_if_configured_idles_without_credentials_until_stopped(tmp_path: Path) -> None:
+    log = tmp_path / "poll.log"
+    with running(["--log-format", "human", "poll", "--if-configured"], dict(os.environ), log) as poller:
+        wait_for(lambda: "the poller is off" in log.read_text(), what="the poller's notice")
+        assert poller.poll() is None
+        poller.send_signal(signal.SIGTERM)
+        assert poller.wait(timeout=20) == 0

@@ -79,3 +79,49 @@ def test_tls_files_must_exist(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     monkeypatch.setenv("ZOOM_INGEST_TLS_KEYFILE", str(key))
     with pytest.raises(ConfigError, match="ZOOM_INGEST_TLS_CERTFILE: no such file"):
         load_settings()
+
+
+def test_the_poller_is_off_by_default_and_polls_every_stream_once_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = load_settings()
+    assert not settings.poller_configured
+    assert (settings.zoom_api_url, settings.zoom_oauth_url) == ("https://api.zoom.us", "https://zoom.us")
+    # Elastic's integration defaults: 300 records a page, 0.1 requests a second, bursts of 3.
+    assert (settings.poll_page_size, settings.poll_rate_per_second, settings.poll_rate_burst) == (300, 0.1, 3)
+    assert settings.poll_meeting_activity_type == "All Activities"
+    for name, value in (("ACCOUNT_ID", "acc"), ("CLIENT_ID", "cid"), ("CLIENT_SECRET", "shh")):
+        monkeypatch.setenv(f"ZOOM_INGEST_ZOOM_{name}", value)
+    monkeypatch.setenv("ZOOM_INGEST_POLL_STREAMS", "operation, activity")
+    settings = load_settings()
+    assert settings.poller_configured
+    assert settings.poll_streams == ["operation", "activity"]
+
+
+def test_zoom_credentials_come_together_and_empty_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOOM_INGEST_ZOOM_ACCOUNT_ID", "acc")
+    monkeypatch.setenv("ZOOM_INGEST_ZOOM_CLIENT_SECRET", "very-secret")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "must be set together" in str(raised.value) and "very-secret" not in str(raised.value)
+    monkeypatch.setenv("ZOOM_INGEST_ZOOM_ACCOUNT_ID", "")
+    monkeypatch.setenv("ZOOM_INGEST_ZOOM_CLIENT_SECRET", " ")
+    assert not load_settings().poller_configured
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("ZOOM_INGEST_POLL_STREAMS", "activity,webinars", "ZOOM_INGEST_POLL_STREAMS: Input should be"),
+        ("ZOOM_INGEST_POLL_PAGE_SIZE", "301", "ZOOM_INGEST_POLL_PAGE_SIZE"),
+        ("ZOOM_INGEST_POLL_LOOKBACK_DAYS", "181", "ZOOM_INGEST_POLL_LOOKBACK_DAYS"),
+        ("ZOOM_INGEST_ZOOM_API_URL", "api.zoom.us", "ZOOM_INGEST_ZOOM_API_URL: 'api.zoom.us' is not"),
+    ],
+)
+def test_bad_poller_settings_are_named(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert message in str(raised.value)
