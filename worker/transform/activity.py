@@ -6,6 +6,7 @@ from worker.transform.fields import Document, append, get, pop, put, put_present
 from worker.transform.geoip import add_source_ip, is_ip
 from worker.transform.options import TransformOptions
 from worker.transform.parsing import add_error
+from worker.transform.steps import take_time
 from worker.transform.times import from_iso8601
 
 # type -> (event.action, event.type); other types get no action, category, type or outcome.
@@ -13,13 +14,7 @@ SESSION_TYPES = {"Sign in": ("sign-in", "start"), "Sign out": ("sign-out", "end"
 
 
 def transform(document: Document, options: TransformOptions) -> None:
-    time = pop(document, "zoom.activity.time")
-    if time not in (None, ""):
-        parsed = from_iso8601(time)
-        if parsed is None:
-            add_error(document, f"Failed to parse zoom.activity.time: {time!r} is not an ISO-8601 time")
-        else:
-            put(document, "@timestamp", parsed)
+    take_time(document, "zoom.activity.time", from_iso8601, "an ISO-8601 time")
     rename(document, "zoom.activity.version", "zoom.activity.client_version")
     put(document, "event.kind", "event")
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from worker.transform.fields import Document, append, get, pop, put, put_present
 from worker.transform.options import TransformOptions
-from worker.transform.parsing import add_error
+from worker.transform.steps import take_time
 from worker.transform.times import format_timestamp, from_iso8601
 
 # Zoom writes `2024-03-21 07:09:03:216`: a colon before the milliseconds, no offset (taken as UTC).
@@ -14,16 +14,7 @@ ZOOM_TIME_FORMAT = "%Y-%m-%d %H:%M:%S:%f"
 
 
 def transform(document: Document, options: TransformOptions) -> None:
-    time = pop(document, "zoom.meeting_activity.activity_time")
-    if time not in (None, ""):
-        parsed = parse_activity_time(time)
-        if parsed is None:
-            add_error(
-                document,
-                f"Failed to parse zoom.meeting_activity.activity_time: {time!r} is not a known time format",
-            )
-        else:
-            put(document, "@timestamp", parsed)
+    take_time(document, "zoom.meeting_activity.activity_time", parse_activity_time, "a known time format")
     put(document, "event.kind", "event")
     category = get(document, "zoom.meeting_activity.activity_category")
     if category not in (None, ""):

@@ -10,7 +10,7 @@ import re
 
 from worker.transform.fields import Document, append, get, pop, put
 from worker.transform.options import TransformOptions
-from worker.transform.parsing import add_error
+from worker.transform.steps import take_time
 from worker.transform.times import from_iso8601
 
 CREATION = re.compile(r"\b(add|added|adds|create|created|creates)\b", re.IGNORECASE)
@@ -20,13 +20,7 @@ IAM = re.compile(r"user|role", re.IGNORECASE)
 
 
 def transform(document: Document, options: TransformOptions) -> None:
-    time = pop(document, "zoom.operation.time")
-    if time not in (None, ""):
-        parsed = from_iso8601(time)
-        if parsed is None:
-            add_error(document, f"Failed to parse zoom.operation.time: {time!r} is not an ISO-8601 time")
-        else:
-            put(document, "@timestamp", parsed)
+    take_time(document, "zoom.operation.time", from_iso8601, "an ISO-8601 time")
     put(document, "event.kind", "event")
 
     action = get(document, "zoom.operation.action")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from worker.transform.fields import Document, get, pop, put
+from worker.transform.parsing import add_error
 from worker.transform.times import from_epoch_ms, from_iso8601
 
 EventTypes = Mapping[str, tuple[str, ...]]
@@ -84,4 +85,18 @@ def set_chat_timestamp(document: Document, chat_object: str) -> None:
         parsed = from_epoch_ms(timestamp)
         pop(document, f"{chat_object}.date_time")
     if parsed is not None:
+        put(document, "@timestamp", parsed)
+
+
+def take_time(document: Document, path: str, parse: Callable[[Any], str | None], expected: str) -> None:
+    """A report record's time into @timestamp, as the reference's polling pipelines do it: the
+    source field is removed; one that is present but does not parse adds an error.message (the
+    document then becomes a pipeline_error, keeping the record)."""
+    value = pop(document, path)
+    if value is None or value == "":
+        return
+    parsed = parse(value)
+    if parsed is None:
+        add_error(document, f"Failed to parse {path}: {value!r} is not {expected}")
+    else:
         put(document, "@timestamp", parsed)
