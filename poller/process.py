@@ -103,13 +103,15 @@ class Poller:
             self.http.close()
 
     def idle(self) -> None:
-        """Sleep until the next stream is due (at most a lease period, to look at the lease again)."""
+        """Sleep until the next stream is due, at most half a lease period (to renew it, or to see
+        whether the holder's is gone) and at least a tick (a poller waiting for the lease while
+        the streams are due must not spin)."""
         now = datetime.now(UTC)
         due = [next_poll_at(self.connection, stream) or now for stream in self.settings.poll_streams]
-        seconds = max(0.0, (min(due) - now).total_seconds())
-        end = time.monotonic() + min(seconds, self.settings.poll_lease_seconds / 2)
-        while not self.stopping and time.monotonic() < end:
-            time.sleep(min(TICK_SECONDS, end - time.monotonic()) if end > time.monotonic() else 0)
+        seconds = min((min(due) - now).total_seconds(), self.settings.poll_lease_seconds / 2)
+        end = time.monotonic() + max(seconds, TICK_SECONDS)
+        while not self.stopping and (left := end - time.monotonic()) > 0:
+            time.sleep(min(TICK_SECONDS, left))
 
     def poll_due(self) -> None:
         for name in self.settings.poll_streams:

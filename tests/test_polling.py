@@ -158,6 +158,33 @@ def test_poller_killed_mid_page_loses_nothing_and_stores_nothing_twice(
     assert len(stored(es, namespace, "activity")) == 5  # page 1's records, queued twice, stored once
 
 
+def test_of_two_pollers_one_polls(
+    tmp_path: Path,
+    api: ZoomApi,
+    redis_server: RedisServer,
+    es_node: ElasticsearchNode,
+    es: Elasticsearch,
+    redis: Redis,
+    namespace: str,
+) -> None:
+    env = environment(redis_server, es_node, namespace, api, poll_streams="activity")
+    with (
+        running(["poll"], env, tmp_path / "poller-1.log"),
+        running(["poll"], env, tmp_path / "poller-2.log"),
+        running(["worker"], env, tmp_path / "worker.log"),
+    ):
+        wait_for(lambda: all_indexed(es, namespace, "activity"), timeout=90, what="activity documents")
+
+    first_pages = [
+        request
+        for request in api.report_requests("activity")
+        if "next_page_token" not in request.query and request.query["from"] != request.query["to"]
+    ]
+    assert len(first_pages) == 1
+    windows = [(tmp_path / name).read_text().count("queued (") for name in ("poller-1.log", "poller-2.log")]
+    assert 0 in windows and sum(windows) >= 2
+
+
 def test_429_then_500_then_200_loses_nothing_and_moves_the_cursor_once(
     tmp_path: Path,
     api: ZoomApi,

@@ -18,6 +18,7 @@ from ops.cli import main
 from ops.registry import failure_line, failure_reason, redacted_url
 from ops.services import ElasticsearchNode, RedisServer, free_port
 from ops.status import format_age
+from poller.state import cursor_key, record_error, record_success
 from shared import queue
 from shared.config import Settings, load_settings
 from tests.support import enqueue_event, running, service_environment, wait_for
@@ -34,6 +35,7 @@ KEYS = {
     "workers",
     "worker_details",
     "in_flight_orphaned",
+    "polling",
 }
 
 
@@ -98,6 +100,7 @@ def test_empty_queue(settings: Settings, capsys: pytest.CaptureFixture[str]) -> 
         "workers": 0,
         "worker_details": [],
         "in_flight_orphaned": 0,
+        "polling": [],
     }
     assert main(["status"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -109,6 +112,29 @@ def test_empty_queue(settings: Settings, capsys: pytest.CaptureFixture[str]) -> 
         "failed          0",
         "workers         0",
     ]
+
+
+def test_each_polled_stream_has_a_line(
+    settings: Settings, connection: Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+    record_success(connection, "activity", now, now + timedelta(hours=1))
+    connection.set(cursor_key("activity"), "2026-12-01")
+    failure = "GET /v2/report/operationlogs: HTTP 500 Internal Server Error: Internal error"
+    record_error(connection, "operation", failure, now, now + timedelta(minutes=5))
+
+    assert main(["status"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-3:] == [
+        "polling",
+        "                activity: last successful poll at 2026-12-01T03:00:00+00:00, "
+        "next at 2026-12-01T04:00:00+00:00, cursor 2026-12-01",
+        "                operation: last successful poll at never, next at 2026-12-01T03:05:00+00:00, "
+        f"cursor -, last error at 2026-12-01T03:00:00+00:00: {failure}",
+    ]
+    polling = status_json(capsys)["polling"]
+    assert [stream["stream"] for stream in polling] == ["activity", "operation"]  # never polled: no line
+    assert polling[1]["last_error"] == failure and polling[1]["last_success_at"] is None
 
 
 def test_queued_jobs_and_the_oldest_waiting_age(
