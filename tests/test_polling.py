@@ -185,6 +185,26 @@ def test_of_two_pollers_one_polls(
     assert 0 in windows and sum(windows) >= 2
 
 
+def test_a_backfill_waits_for_room_in_the_queue(
+    tmp_path: Path,
+    api: ZoomApi,
+    redis_server: RedisServer,
+    es_node: ElasticsearchNode,
+    es: Elasticsearch,
+    redis: Redis,
+    namespace: str,
+) -> None:
+    env = environment(redis_server, es_node, namespace, api, poll_streams="activity", max_queued="4")
+    with running(["poll"], env, tmp_path / "poller.log"):
+        # Page 1's two records fill half the queue: page 2 is fetched but waits to be queued.
+        wait_for(lambda: len(api.report_requests("activity")) == 2, what="page 2 requested")
+        wait_for(lambda: "waiting for the workers" in (tmp_path / "poller.log").read_text(), what="waiting")
+        assert redis.llen("rq:queue:zoom-webhooks") == 2
+        assert read_cursor(redis, "activity") is None
+        with running(["worker"], env, tmp_path / "worker.log"):
+            wait_for(lambda: all_indexed(es, namespace, "activity"), timeout=90, what="activity documents")
+
+
 def test_429_then_500_then_200_loses_nothing_and_moves_the_cursor_once(
     tmp_path: Path,
     api: ZoomApi,
