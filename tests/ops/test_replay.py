@@ -16,6 +16,7 @@ from ops.replay import LARGE_REPLAY, Progress, SelectionError, build_selection, 
 from ops.services import RedisServer, free_port
 from shared import queue
 from shared.config import Settings, load_settings
+from shared.reports import enqueue_records
 from tests.support import enqueue_event
 from worker.job import context
 
@@ -296,3 +297,23 @@ def test_replayed_job_keeps_its_original_receive_time(
     assert main(["replay", job.id]) == 0
     replayed = Job.fetch(job.id, connection=redis, serializer=queue.SERIALIZER)
     assert list(replayed.args) == [body_of("recording.completed", 0), queue.format_received_at(moment)]
+
+
+def test_polled_records_are_replayed_by_their_stream(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    webhook = enqueue(settings, "user.signed_in", NOW)
+    record = '{"email":"a@example.com","time":"2026-11-30T10:00:00Z","type":"Sign in"}'
+    with queue.connect(settings) as connection, connection.pipeline() as pipe:
+        enqueue_records(queue.event_queue(settings, connection), settings, "activity", [record], NOW, pipe)
+        pipe.execute()
+    fail_queued_jobs(settings, monkeypatch)  # the record job runs worker.job.index_record under RQ
+    [record_id] = failed_ids(settings) - {webhook.id}
+
+    assert main(["replay", "--event", "report.activity"]) == 0
+    assert "requeued 1 failed job to queue zoom-webhooks\n  report.activity  1\n" in capsys.readouterr().out
+    assert queued_ids(settings) == [record_id]
+    with queue.connect(settings) as connection:
+        job = Job.fetch(record_id, connection=connection, serializer=queue.SERIALIZER)
+    assert job.args[0] == record and job.args[2] == "activity"
+    assert job.description == f"zoom report activity record polled {job.args[1]}"
