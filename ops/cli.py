@@ -199,9 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     local = commands.add_parser(
         "local",
-        help="run the whole service on this machine: Redis, Elasticsearch, receiver, worker",
-        description="Start redis-server and an Elasticsearch 8.14.1 node on loopback, then a receiver "
-        "and a worker wired to them, until interrupted. Data is kept in --data-dir.",
+        help="run the whole service on this machine: Redis, Elasticsearch, receiver, worker, poller",
+        description="Start redis-server and an Elasticsearch 8.14.1 node on loopback, then a receiver, "
+        "a worker and a poller (idle unless ZOOM_INGEST_ZOOM_* are set) wired to them, until "
+        "interrupted. Data is kept in --data-dir.",
     )
     local.add_argument(
         "--data-dir", type=Path, default=Path(".local"), help="state directory (default ./.local)"

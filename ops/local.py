@@ -1,7 +1,8 @@
 """`zoom-ingest local`: the whole service on one machine, without Docker.
 
 Redis and an Elasticsearch node (see ops/services.py) keep their data under the data directory;
-a receiver and a worker run as child processes wired to them. Ctrl-C stops everything, workers
+a receiver, a worker and a poller (idle without Zoom credentials) run as child processes wired to
+them. Ctrl-C stops everything, workers
 first so no job is cut short.
 """
 
@@ -76,6 +77,8 @@ def run_local(data_dir: Path, port: int, es_port: int, redis_port: int) -> int:
         command = [sys.executable, "-m", "ops.cli"]
         children.append(subprocess.Popen([*command, "worker"], env=environment))
         children.append(subprocess.Popen([*command, "receiver"], env=environment))
+        # Polls Zoom's reports when ZOOM_INGEST_ZOOM_* are set; idles otherwise.
+        children.append(subprocess.Popen([*command, "poll", "--if-configured"], env=environment))
         wait_for_port(port, 30)
         if any(child.poll() is not None for child in children):
             return 1

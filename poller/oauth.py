@@ -53,7 +53,7 @@ class TokenSource:
 
     def fetch(self) -> Token:
         """A new token. Raises PollError: kind `oauth` when Zoom refuses the credentials,
-        `connection` or `server_error` when it could not answer (worth retrying)."""
+        `connection`, `server_error` or `rate_limited` when it could not answer (worth retrying)."""
         try:
             response = self.http.post(
                 self.url,
@@ -66,6 +66,8 @@ class TokenSource:
             ) from None
         if response.status_code >= 500:
             raise PollError("server_error", f"Zoom OAuth at {self.url} answered HTTP {response.status_code}")
+        if response.status_code == 429:  # not the credentials' fault: backed off like any 429
+            raise PollError("rate_limited", f"Zoom OAuth at {self.url} answered HTTP 429 Too Many Requests")
         body = _json_object(response)
         value = body.get("access_token")
         if response.status_code != 200 or not isinstance(value, str) or not value:

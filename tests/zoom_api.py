@@ -5,7 +5,8 @@ account's token for the right credentials, and for each report three pages for a
 several days (first page, then by page token) and one page for a one-day window. Unlike that mock,
 a window's pages are the same however often they are asked for, as a real API's would be.
 
-Tests can script faults: canned responses for the next report requests (`fail_next`), a page that
+Tests can script faults: canned responses for the next report or token requests (`fail_next`,
+`fail_token_requests`), a page that
 hangs until released (`hold`), and tokens revoked early (`expire_tokens`). Every request is logged.
 """
 
@@ -48,6 +49,7 @@ class ZoomApi:
         self.valid_tokens: set[str] = set()
         self.issued = 0
         self.canned: list[Canned] = []
+        self.canned_tokens: list[Canned] = []
         self.held: dict[str, threading.Event] = {}
         self.arrived: dict[str, threading.Event] = {}
         self.lock = threading.Lock()
@@ -59,6 +61,11 @@ class ZoomApi:
         """Answer the next report requests with these, in order, before serving pages again."""
         with self.lock:
             self.canned.extend(responses)
+
+    def fail_token_requests(self, *responses: Canned) -> None:
+        """Answer the next token requests with these, in order."""
+        with self.lock:
+            self.canned_tokens.extend(responses)
 
     def hold(self, page_token: str) -> tuple[threading.Event, threading.Event]:
         """Requests for this page token wait until the returned `release` is set; `arrived` is set
@@ -113,6 +120,10 @@ class ZoomApi:
     def token(
         self, authorization: str, content_type: str, form: dict[str, str]
     ) -> tuple[int, dict[str, str], dict[str, Any]]:
+        with self.lock:
+            canned = self.canned_tokens.pop(0) if self.canned_tokens else None
+        if canned is not None:
+            return canned.status, canned.headers, canned.body
         expected = (
             "Basic " + base64.b64encode(f"{OAUTH['client_id']}:{OAUTH['client_secret']}".encode()).decode()
         )

@@ -142,3 +142,12 @@ def test_unreachable_zoom_is_a_connection_error(api: ZoomApi) -> None:
 def test_retry_after_in_seconds_or_as_a_time(header: str, seconds: float | None) -> None:
     response = httpx2.Response(429, headers={"Retry-After": header})
     assert retry_after(response, now=datetime(2026, 12, 1, tzinfo=UTC)) == seconds
+
+
+def test_a_token_endpoint_busy_or_down_is_retried_like_the_api(api: ZoomApi) -> None:
+    api.fail_token_requests(Canned(429), Canned(503))
+    reports, waits = client(settings_for(api))
+
+    assert len(reports.page(STREAMS["activity"], START, END, None).records) == 2
+    assert len([seconds for seconds in waits if seconds > 0]) == 2
+    assert len(api.token_requests()) == 3
