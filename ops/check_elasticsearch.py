@@ -19,6 +19,7 @@ from elasticsearch import ConnectionTimeout as ESConnectionTimeout
 from ops.check_result import Result, fail, ok, warn
 from ops.registry import redacted_url
 from shared.config import Settings, env_name
+from worker.report_template import report_dataset
 from worker.sink import build_client, describe
 from worker.template import (
     INDEX_PATTERN,
@@ -26,6 +27,7 @@ from worker.template import (
     PRIORITY,
     SUBSTITUTES,
     TEMPLATE_NAME,
+    index_pattern,
     index_template,
     is_ours,
 )
@@ -41,7 +43,8 @@ CLUSTER_PRIVILEGES = ["manage_index_templates"]
 INDEX_PRIVILEGES = ["create_doc", "auto_configure"]
 PRIVILEGES = (
     f"grant the user or API key index privileges create_doc and auto_configure on {INDEX_PATTERN} "
-    "and the cluster privilege manage_index_templates"
+    "(and, with the poller, on logs-zoom.activity-*, logs-zoom.operation-*, "
+    "logs-zoom.meeting_activity-*) and the cluster privilege manage_index_templates"
 )
 
 
@@ -53,12 +56,16 @@ def check_elasticsearch(settings: Settings) -> list[Result]:
         return [fail("elasticsearch", f"the client refuses the settings: {error}", hint)]
     try:
         where = ", ".join(redacted_url(host) for host in settings.es_hosts)
-        return _elasticsearch(client, where, settings.data_stream)
+        # The poller's records go to the report streams' data streams, written by the same workers.
+        patterns = [INDEX_PATTERN]
+        if settings.poller_configured:
+            patterns += [index_pattern(report_dataset(stream)) for stream in settings.poll_streams]
+        return _elasticsearch(client, where, settings.data_stream, patterns)
     finally:
         client.close()
 
 
-def _elasticsearch(client: Elasticsearch, where: str, data_stream: str) -> list[Result]:
+def _elasticsearch(client: Elasticsearch, where: str, data_stream: str, patterns: list[str]) -> list[Result]:
     reachable = ok("elasticsearch", f"reachable at {where}")
     fix = f"start Elasticsearch, or fix {env_name('es_hosts')} (--es-hosts; CA/verify settings for HTTPS)"
     try:
@@ -88,7 +95,8 @@ def _elasticsearch(client: Elasticsearch, where: str, data_stream: str) -> list[
     credentials, security = _credentials(client)
     if credentials.status == "FAIL":
         return [reachable, version, credentials]
-    return [reachable, version, credentials, *_templates(client, data_stream), _privileges(client, security)]
+    privileges = _privileges(client, security, patterns)
+    return [reachable, version, credentials, *_templates(client, data_stream), privileges]
 
 
 def _credentials(client: Elasticsearch) -> tuple[Result, bool | None]:
@@ -206,19 +214,20 @@ def _precedence(templates: dict[str, dict[str, Any]], data_stream: str) -> Resul
     return warn("template precedence", detail, fix)
 
 
-def _privileges(client: Elasticsearch, security: bool | None) -> Result:
+def _privileges(client: Elasticsearch, security: bool | None, patterns: list[str]) -> Result:
     if security is False:
         return ok("es privileges", "security is off on this cluster: nothing to check")
     try:
         answer = client.security.has_privileges(
             cluster=CLUSTER_PRIVILEGES,
-            index=[{"names": [INDEX_PATTERN], "privileges": INDEX_PRIVILEGES}],
+            index=[{"names": patterns, "privileges": INDEX_PRIVILEGES}],
         ).body
     except (ApiError, TransportError) as error:
         return warn("es privileges", f"could not check them: {describe(error)}", PRIVILEGES)
-    granted = answer.get("index", {}).get(INDEX_PATTERN, {})
     missing = [f"cluster {name}" for name, held in answer.get("cluster", {}).items() if not held]
-    missing += [f"{name} on {INDEX_PATTERN}" for name in INDEX_PRIVILEGES if not granted.get(name)]
+    for pattern in patterns:
+        granted = answer.get("index", {}).get(pattern, {})
+        missing += [f"{name} on {pattern}" for name in INDEX_PRIVILEGES if not granted.get(name)]
     if missing:
         return fail("es privileges", "missing " + ", ".join(missing), PRIVILEGES)
-    return ok("es privileges", f"create_doc, auto_configure on {INDEX_PATTERN}; manage_index_templates")
+    return ok("es privileges", f"create_doc, auto_configure on {', '.join(patterns)}; manage_index_templates")

@@ -28,6 +28,7 @@ from tests.faults import FaultProxy
 from tests.secured import add_user, grant
 from tests.secured_node import SecuredElasticsearchNode
 from tests.support import TOKEN, enqueue_event
+from tests.zoom_api import OAUTH, zoom_api
 from worker.sink import Sink
 from worker.template import SUBSTITUTES, TEMPLATE_NAME, index_template, without_types
 
@@ -536,6 +537,40 @@ def test_missing_privileges_on_the_secured_node(
     grant(secured_es_node, secured_es, user, "zoom_ingest_writer")
     _, results, _ = check(capsys)
     assert results["es privileges"]["status"] == "OK"
+
+
+def test_with_the_poller_configured_the_report_streams_need_privileges_too(
+    environment: None,
+    secured_es_node: SecuredElasticsearchNode,
+    secured_es: Elasticsearch,
+    namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    user = (f"poll_{namespace}", "check-password-2")
+    add_user(secured_es_node, secured_es, user, ["zoom_ingest_writer"])  # webhooks only
+    monkeypatch.setenv("ZOOM_INGEST_ES_HOSTS", secured_es_node.url)
+    monkeypatch.setenv("ZOOM_INGEST_ES_CA_CERTS", str(secured_es_node.security.ca))
+    monkeypatch.setenv("ZOOM_INGEST_ES_USERNAME", user[0])
+    monkeypatch.setenv("ZOOM_INGEST_ES_PASSWORD", user[1])
+    monkeypatch.setenv("ZOOM_INGEST_POLL_STREAMS", "activity,operation")
+    with zoom_api() as api:
+        for name, value in (
+            ("ZOOM_INGEST_ZOOM_API_URL", api.url),
+            ("ZOOM_INGEST_ZOOM_OAUTH_URL", api.url),
+            ("ZOOM_INGEST_ZOOM_ACCOUNT_ID", OAUTH["account_id"]),
+            ("ZOOM_INGEST_ZOOM_CLIENT_ID", OAUTH["client_id"]),
+            ("ZOOM_INGEST_ZOOM_CLIENT_SECRET", OAUTH["client_secret"]),
+        ):
+            monkeypatch.setenv(name, value)
+        code, results, _ = check(capsys)
+    assert code == 1
+    assert results["es privileges"]["detail"] == (
+        "missing create_doc on logs-zoom.activity-*, auto_configure on logs-zoom.activity-*, "
+        "create_doc on logs-zoom.operation-*, auto_configure on logs-zoom.operation-*"
+    )
+    assert "logs-zoom.activity-*" in results["es privileges"]["fix"]
+    assert results["zoom oauth"]["status"] == "OK"
 
 
 @pytest.mark.parametrize("version", ["9.0.0", "7.17.9"])
