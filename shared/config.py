@@ -194,7 +194,7 @@ class Settings(BaseSettings):
             )
         for name, url in (("ZOOM_API_URL", self.zoom_api_url), ("ZOOM_OAUTH_URL", self.zoom_oauth_url)):
             if not re.match(r"^https?://[^/\s]+", url):
-                raise ValueError(f"ZOOM_INGEST_{name}: {_without_password(url)!r} is not an http(s):// URL")
+                raise ValueError(f"ZOOM_INGEST_{name}: {redact(url)!r} is not an http(s):// URL")
         if self.es_retry_seconds >= self.job_timeout_seconds:
             raise ValueError(
                 "ZOOM_INGEST_ES_RETRY_SECONDS must be below ZOOM_INGEST_JOB_TIMEOUT_SECONDS, "
