@@ -8,7 +8,7 @@ import tempfile
 import uvicorn
 
 from receiver.app import Receiver, create_app
-from receiver.deadline import ReadDeadlineH11Protocol
+from receiver.protocol import GuardedHttpToolsProtocol
 from shared import logs
 from shared.config import Settings, load_settings
 
@@ -37,20 +37,13 @@ def serve(settings: Settings, workers: int = 1) -> None:
         ssl_keyfile=str(settings.tls_keyfile) if settings.tls_keyfile else None,
         server_header=False,
         # Limits and timeouts: docs/hardening.md says why each value, and what uvicorn cannot bound.
-        # The h11 parser, not uvicorn's default httptools: httptools accepts a request head of any
-        # size (one client streaming an endless header line grows the process without bound, and
-        # its header buffering is quadratic), while h11 refuses a head larger than the limit below
-        # with 400 and closes. It costs about 20% of peak throughput (still ~4,000 req/s per worker
-        # here, far above what Zoom sends).
-        # ... with a deadline for receiving each request (receiver/deadline.py).
-        http=ReadDeadlineH11Protocol,
+        # uvicorn's default parser (httptools, as `uvicorn app:app` runs it), with the request-head
+        # limit and the read deadline it lacks (receiver/protocol.py, docs/hardening.md).
+        http=GuardedHttpToolsProtocol,
         # No WebSocket routes here: without this, an `Upgrade: websocket` request is handed to the
         # websockets library (its own parser, 16 MiB messages, plain-text 400/403 answers) instead
         # of being answered by the app like any other request.
         ws="none",
-        # Request line + headers. Zoom's are about 1 KiB; a proxy adds a few forwarding headers.
-        # h11 answers a larger head with 400 and closes the connection.
-        h11_max_incomplete_event_size=16 * 1024,
         # Zoom sends one event per request; keep idle connections briefly, not forever. A proxy
         # that pools connections to the receiver must close idle ones sooner than this (nginx:
         # keepalive_timeout 4s in the upstream block) or it races the close and answers Zoom 502.

@@ -892,17 +892,21 @@ def well_formed_requests(draw: st.DrawFn) -> Raw:
     ]
     if draw(st.booleans()):
         lines.append(b"Connection: close")
+    well_formed = True
     if draw(st.booleans()):
         cuts = draw(st.lists(st.integers(0, 10_000), max_size=4))
         extension = draw(st.sampled_from([b"", b";ext=1", b"; name=value"]))
         trailer = draw(st.sampled_from([b"", b"x-trailer: 1\r\n"]))
         lines.append(b"Transfer-Encoding: chunked")
         payload = chunked(body, cuts, extension, trailer)
+        # RFC 9112 allows whitespace around a chunk extension's ";", uvicorn's parser (httptools)
+        # refuses it with 400 (docs/hardening.md): still answered, not necessarily 200.
+        well_formed = b" " not in extension
     else:
         lines.append(b"Content-Length: %d" % len(body))
         payload = body
     lines = [lines[0], *draw(st.permutations(lines[1:]))]
-    return Raw(b"\r\n".join(lines) + b"\r\n\r\n" + payload, signed=True, well_formed=True)
+    return Raw(b"\r\n".join(lines) + b"\r\n\r\n" + payload, signed=True, well_formed=well_formed)
 
 
 REQUEST_LINES = [
