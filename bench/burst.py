@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from bench import bare_app
 from bench.common import (
     distinct_bodies,
     emit,
@@ -82,11 +82,9 @@ def main() -> None:
         assert redis.process is not None
         if args.client_cpus:
             pin(redis.process.pid, {int(cpu) for cpu in args.client_cpus.split(",")})
-        uvicorn_workers = ["--workers", str(args.workers)]
-        bare = ingest(
-            "bare", [sys.executable, "-m", "bench.bare_app", *uvicorn_workers], bodies, environment, args
-        )
-        real = ingest("receiver", zoom_ingest("receiver", *uvicorn_workers), bodies, environment, args)
+        bare = ingest("bare", bare_app.command(args.workers), bodies, environment, args)
+        receiver = zoom_ingest("receiver", "--workers", str(args.workers))
+        real = ingest("receiver", receiver, bodies, environment, args)
         settings = settings_for(node.url, redis.url)
         events = queue.event_queue(settings, queue.connect(settings))
         queued = events.count

@@ -46,8 +46,11 @@ def rounded(value: float | None, digits: int = 3) -> float | None:
 def emit(bench: str, figure: str, value: float | None, baseline: float | None = None, **extra: Any) -> None:
     """One figure: value, the baseline measured in the same run, and value/baseline."""
     ratio = value / baseline if value is not None and baseline else None
-    record = {"bench": bench, "figure": figure, "value": rounded(value), "baseline": rounded(baseline)}
+    record: dict[str, Any] = {"bench": bench, "figure": figure, "value": rounded(value)}
+    record["baseline"] = rounded(baseline)
     record["ratio"] = rounded(ratio)
+    # The machine is shared: how busy it was when the figure was taken.
+    record["load_average"] = [round(load, 2) for load in os.getloadavg()]
     record.update({key: item for key, item in extra.items() if item is not None})
     print(json.dumps(record), flush=True)
 

@@ -1,20 +1,20 @@
-"""Receiver throughput and latency against a bare Starlette endpoint, same uvicorn settings.
+"""Receiver throughput and latency against a plain Starlette endpoint on uvicorn's defaults.
 
     python -m bench.receiver [--rounds 3] [--duration 10] [--connections 64] [--workers 1] [--rate 1000]
 
-Both servers run at once, idle in turn: the bare endpoint (bench/bare_app.py) and `zoom-ingest
-receiver` with a real redis-server (AOF on). Closed loop: wrk, one thread, C connections, signed
-distinct bodies cycled from a pre-built list, D seconds per run after a 3 s warm-up, alternating
-bare/receiver for R rounds (the median is reported, the machine is noisy). Fixed rate:
-bench/httpload.py open loop at --rate. The servers run on --server-cpus; wrk, httpload and
-redis-server on --client-cpus (taskset / sched_setaffinity).
+Both servers run at once, idle in turn: the baseline, a plain Starlette endpoint started the way a
+user starts one (`uvicorn bench.bare_app:app`: uvloop, httptools, uvicorn's defaults; see
+bench/bare_app.py), and `zoom-ingest receiver` with a real redis-server (AOF on). Closed loop: wrk,
+one thread, C connections, signed distinct bodies cycled from a pre-built list, D seconds per run
+after a 3 s warm-up, alternating bare/receiver for R rounds (the median is reported, the machine is
+noisy). Fixed rate: bench/httpload.py open loop at --rate. The servers run on --server-cpus; wrk,
+httpload and redis-server on --client-cpus (taskset / sched_setaffinity).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 import urllib.error
@@ -25,6 +25,7 @@ from typing import Any
 
 from redis import Redis
 
+from bench import bare_app
 from bench.common import (
     cpu_busy_since,
     cpu_busy_ticks,
@@ -79,13 +80,16 @@ def report(bare: dict[str, Any], real: dict[str, Any], args: Any, enqueued: int)
     wrk["rounds"] = args.rounds
     ratio = median(r, "req_per_s") / median(b, "req_per_s")
     extra = {"target": "ratio >= 0.6", "met": ratio >= 0.6, "uvicorn_workers": args.workers}
+    extra["baseline_is"] = "plain Starlette endpoint, `uvicorn bench.bare_app:app` (uvicorn's defaults)"
     extra |= {"server_cpus": args.server_cpus or "any", "loadgen_cpus": args.client_cpus or "any"}
     extra["runs"] = [round(run["req_per_s"]) for run in r]
     extra["baseline_runs"] = [round(run["req_per_s"]) for run in b]
     emit(BENCH, "req_per_s", median(r, "req_per_s"), median(b, "req_per_s"), **extra, **wrk)
     for figure in ("p50", "p99", "max"):
         key = f"{figure}_us"
-        emit(BENCH, f"latency_{figure}_ms", median(r, key) / 1000, median(b, key) / 1000, **wrk)
+        value, baseline = median(r, key) / 1000, median(b, key) / 1000
+        target = {"target": "ratio <= 2", "met": value <= 2 * baseline} if figure == "p99" else {}
+        emit(BENCH, f"latency_{figure}_ms", value, baseline, **wrk, **target)
     errors, baseline_errors = sum(run["errors"] for run in r), sum(run["errors"] for run in b)
     emit(BENCH, "errors", errors, baseline_errors, requests=sum(run["requests"] for run in r))
     emit(BENCH, "server_process_cpu", median(r, "server_cpu_util"), median(b, "server_cpu_util"))
@@ -136,6 +140,31 @@ def report(bare: dict[str, Any], real: dict[str, Any], args: Any, enqueued: int)
     )
 
 
+def start_server(
+    stack: ExitStack, name: str, command: list[str], directory: Path, environment: dict[str, str], args: Any
+) -> dict[str, Any]:
+    """A server process on a free port, with its own signed requests and wrk script."""
+    port = free_port()
+    log(f"{name}: signing {args.bodies} distinct bodies; server on :{port}, cpus {args.server_cpus or 'any'}")
+    requests = [signed_request(body, port) for body in distinct_bodies(args.bodies)]
+    server: dict[str, Any] = {"port": port, "closed": [], "answered": 0}
+    server["requests"] = write_requests(directory / f"{name}.requests", requests)
+    server["wrk"] = wrk_script(directory / f"{name}.lua", server["requests"])
+    log_path = directory / f"{name}.log"
+    command = [*command, "--port", str(port)]
+    server["process"] = stack.enter_context(spawn(command, environment, log_path, args.server_cpus))
+    return server
+
+
+def check_and_warm_up(name: str, server: dict[str, Any], args: Any) -> None:
+    wait_for_port(server["port"], 60)
+    time.sleep(1.0)  # let every uvicorn worker finish starting
+    if is_bare(server["port"]) != (name == "bare"):
+        raise SystemExit(f"{name}: the server on port {server['port']} is not the expected app")
+    warmup = run_wrk(server["port"], server["wrk"], args.connections, 3, args.client_cpus)
+    server["answered"] += warmup["requests"] - warmup["errors"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.receiver", description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="alternating closed-loop runs per server")
@@ -169,24 +198,13 @@ def main() -> None:
 
         servers: dict[str, dict[str, Any]] = {}
         for name in NAMES:
-            port = free_port()
-            log(f"{name}: signing {args.bodies} distinct bodies; server on :{port}, cpus {args.server_cpus}")
-            requests = [signed_request(body, port) for body in distinct_bodies(args.bodies)]
-            server: dict[str, Any] = {"port": port, "closed": [], "answered": 0}
-            server["requests"] = write_requests(directory / f"{name}.requests", requests)
-            server["wrk"] = wrk_script(directory / f"{name}.lua", server["requests"])
-            command = [sys.executable, "-m", "bench.bare_app"] if name == "bare" else zoom_ingest("receiver")
-            command += ["--port", str(port), "--workers", str(args.workers)]
-            log_path = directory / f"{name}.log"
-            server["process"] = stack.enter_context(spawn(command, environment, log_path, args.server_cpus))
-            servers[name] = server
+            if name == "bare":
+                command = bare_app.command(args.workers)
+            else:
+                command = zoom_ingest("receiver", "--workers", str(args.workers))
+            servers[name] = start_server(stack, name, command, directory, environment, args)
         for name, server in servers.items():
-            wait_for_port(server["port"], 60)
-            time.sleep(1.0)  # let every uvicorn worker finish starting
-            if is_bare(server["port"]) != (name == "bare"):
-                raise SystemExit(f"{name}: the server on port {server['port']} is not the expected app")
-            warmup = run_wrk(server["port"], server["wrk"], args.connections, 3, args.client_cpus)
-            server["answered"] += warmup["requests"] - warmup["errors"]
+            check_and_warm_up(name, server, args)
             empty_queue()
         for round_number in range(1, args.rounds + 1):
             for name, server in servers.items():
@@ -205,7 +223,6 @@ def main() -> None:
             empty_queue()
             server["rss"] = peak_rss_mb(server["process"].pid)
             log(f"{name}: p99 {server['fixed']['p99_ms']:.2f} ms at {args.rate:g} req/s")
-        sys.stderr.write((directory / "bare.log").read_text()[:1000])
     report(servers["bare"], servers["receiver"], args, enqueued)
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every benchmark, one after the other (about 4 minutes on 2 cores; each is bounded by `timeout`).
+# Every benchmark, one after the other (about 7 minutes on 2 cores; each is bounded by `timeout`).
+# bench/profile.py (a cProfile table, not figures) runs on its own.
 # Figures: one JSON line each on stdout. Progress, the code measured and the machine: stderr.
 #   bench/run_all.sh | tee figures.ndjson        the work tree as it is
 #   bench/run_all.sh HEAD | tee figures.ndjson   a clean export of a commit (git archive) with
@@ -34,5 +35,7 @@ fi
 } >&2
 
 timeout 600 python3 -m bench.receiver
+timeout 600 python3 -m bench.workers
 timeout 600 python3 -m bench.burst
 timeout 600 python3 -m bench.worker
+timeout 600 python3 -m bench.freshness
