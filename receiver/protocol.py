@@ -52,6 +52,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # Raw bytes received while the next (or current) request's head is incomplete.
     head_open = True
     head_bytes = 0
+    # Bytes of the current read after a request's end (a pipelined request) are not in head_bytes.
+    head_uncounted = False
     head_refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -59,6 +61,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._start_read_deadline()
 
     def data_received(self, data: bytes) -> None:
+        self.head_uncounted = False
         if self.head_open:
             self.head_bytes += len(data)
         super().data_received(data)
@@ -87,20 +90,24 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.in_request = True
 
     def on_headers_complete(self) -> None:
-        parsed = len(self.url) + 16 + sum(len(name) + len(value) + 4 for name, value in self.headers)
-        if parsed > MAX_HEAD_BYTES:
-            self.head_refused = True
-            raise HeadTooLarge
+        # head_bytes bounds the head from above (it may include body bytes of the same read): the
+        # usual request needs no further look.
+        if self.head_bytes > MAX_HEAD_BYTES or self.head_uncounted:
+            parsed = len(self.url) + 16 + sum(len(name) + len(value) + 4 for name, value in self.headers)
+            if parsed > MAX_HEAD_BYTES:
+                self.head_refused = True
+                raise HeadTooLarge
         self.head_open = False
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self.in_request = False
-        # Bytes after this one in the same read belong to a pipelined request and go uncounted:
-        # at most one read more than the limit.
+        # Bytes after this one in the same read belong to a pipelined request: if its head ends in
+        # this read, it is measured as parsed; if not, it may exceed the limit by one read at most.
         self.head_open = True
         self.head_bytes = 0
+        self.head_uncounted = True
 
     def send_400_response(self, msg: str) -> None:
         # uvicorn's answer to any parser error, a head refused in on_headers_complete included.
