@@ -2,11 +2,12 @@
 
     python -m bench.receiver [--rounds 3] [--duration 10] [--connections 64] [--workers 1] [--rate 1000]
 
-Both servers run at once, idle in turn: the baseline, a plain Starlette endpoint started the way a
+The servers run at once, idle in turn: the baseline, a plain Starlette endpoint started the way a
 user starts one (`uvicorn bench.bare_app:app`: uvloop, httptools, uvicorn's defaults; see
-bench/bare_app.py), and `zoom-ingest receiver` with a real redis-server (AOF on). Closed loop: wrk,
+bench/bare_app.py), the same app with `--no-access-log` (a second, stricter line), and `zoom-ingest
+receiver` with a real redis-server (AOF on). Closed loop: wrk,
 one thread, C connections, signed distinct bodies cycled from a pre-built list, D seconds per run
-after a 3 s warm-up, alternating bare/receiver for R rounds (the median is reported, the machine is
+after a 3 s warm-up, each in turn for R rounds (the median is reported, the machine is
 noisy). Fixed rate: bench/httpload.py open loop at --rate. The servers run on --server-cpus; wrk,
 httpload and redis-server on --client-cpus (taskset / sched_setaffinity).
 """
@@ -49,7 +50,9 @@ from shared import queue
 from shared.config import load_settings
 
 BENCH = "receiver"
-NAMES = ("bare", "receiver")
+# The baseline (uvicorn's defaults, access log on), the same app with `--no-access-log` (a second
+# line: a stricter anchor than a user's default), and the receiver.
+NAMES = ("bare", "bare_quiet", "receiver")
 
 
 def is_bare(port: int) -> bool:
@@ -159,10 +162,22 @@ def start_server(
 def check_and_warm_up(name: str, server: dict[str, Any], args: Any) -> None:
     wait_for_port(server["port"], 60)
     time.sleep(1.0)  # let every uvicorn worker finish starting
-    if is_bare(server["port"]) != (name == "bare"):
+    if is_bare(server["port"]) != name.startswith("bare"):
         raise SystemExit(f"{name}: the server on port {server['port']} is not the expected app")
     warmup = run_wrk(server["port"], server["wrk"], args.connections, 3, args.client_cpus)
     server["answered"] += warmup["requests"] - warmup["errors"]
+
+
+def report_quiet(quiet: dict[str, Any], real: dict[str, Any], args: Any) -> None:
+    """The second line: against the plain app without its access log."""
+    q, r = quiet["closed"], real["closed"]
+    extra: dict[str, Any] = {"baseline_is": "plain Starlette, `uvicorn bench.bare_app:app --no-access-log`"}
+    extra |= {"baseline_runs": [round(run["req_per_s"]) for run in q], "connections": args.connections}
+    emit(BENCH, "req_per_s_vs_no_access_log", median(r, "req_per_s"), median(q, "req_per_s"), **extra)
+    p99, baseline_p99 = median(r, "p99_us") / 1000, median(q, "p99_us") / 1000
+    emit(BENCH, "latency_p99_ms_vs_no_access_log", p99, baseline_p99, connections=args.connections)
+    fixed = real["fixed"]["p99_ms"]
+    emit(BENCH, f"p99_ms_at_{args.rate:g}_rps_vs_no_access_log", fixed, quiet["fixed"]["p99_ms"])
 
 
 def main() -> None:
@@ -200,6 +215,8 @@ def main() -> None:
         for name in NAMES:
             if name == "bare":
                 command = bare_app.command(args.workers)
+            elif name == "bare_quiet":
+                command = [*bare_app.command(args.workers), "--no-access-log"]
             else:
                 command = zoom_ingest("receiver", "--workers", str(args.workers))
             servers[name] = start_server(stack, name, command, directory, environment, args)
@@ -224,6 +241,7 @@ def main() -> None:
             server["rss"] = peak_rss_mb(server["process"].pid)
             log(f"{name}: p99 {server['fixed']['p99_ms']:.2f} ms at {args.rate:g} req/s")
     report(servers["bare"], servers["receiver"], args, enqueued)
+    report_quiet(servers["bare_quiet"], servers["receiver"], args)
 
 
 if __name__ == "__main__":
