@@ -77,6 +77,12 @@ def median(runs: list[dict[str, Any]], key: str) -> float:
     return float(statistics.median(run[key] for run in runs))
 
 
+def cpu_us_per_request(runs: list[dict[str, Any]]) -> float:
+    """Median over the runs of the server's CPU time per answered request, in microseconds: on a
+    shared machine, where a server gets what CPU it can, steadier than requests per second."""
+    return float(statistics.median(run["server_cpu_util"] / run["req_per_s"] * 1e6 for run in runs))
+
+
 def report(bare: dict[str, Any], real: dict[str, Any], args: Any, enqueued: int) -> None:
     b, r = bare["closed"], real["closed"]
     wrk = {"loadgen": "wrk -t1", "connections": args.connections, "duration_s": args.duration}
@@ -96,6 +102,13 @@ def report(bare: dict[str, Any], real: dict[str, Any], args: Any, enqueued: int)
     errors, baseline_errors = sum(run["errors"] for run in r), sum(run["errors"] for run in b)
     emit(BENCH, "errors", errors, baseline_errors, requests=sum(run["requests"] for run in r))
     emit(BENCH, "server_process_cpu", median(r, "server_cpu_util"), median(b, "server_cpu_util"))
+    emit(
+        BENCH,
+        "server_cpu_us_per_request",
+        cpu_us_per_request(r),
+        cpu_us_per_request(b),
+        note="process tree CPU time / answered requests, wrk runs; the inverse ratio compares capacity",
+    )
     emit(BENCH, "redis_process_cpu", median(r, "redis_cpu_util"), median(b, "redis_cpu_util"))
     emit(
         BENCH,
@@ -176,6 +189,7 @@ def report_quiet(quiet: dict[str, Any], real: dict[str, Any], args: Any) -> None
     emit(BENCH, "req_per_s_vs_no_access_log", median(r, "req_per_s"), median(q, "req_per_s"), **extra)
     p99, baseline_p99 = median(r, "p99_us") / 1000, median(q, "p99_us") / 1000
     emit(BENCH, "latency_p99_ms_vs_no_access_log", p99, baseline_p99, connections=args.connections)
+    emit(BENCH, "server_cpu_us_per_request_vs_no_access_log", cpu_us_per_request(r), cpu_us_per_request(q))
     fixed = real["fixed"]["p99_ms"]
     emit(BENCH, f"p99_ms_at_{args.rate:g}_rps_vs_no_access_log", fixed, quiet["fixed"]["p99_ms"])
 
