@@ -43,8 +43,9 @@ from bench.common import (
     zoom_ingest,
 )
 from bench.httpload import HOST, exchange
-from bench.indexing import bulk_baseline, data_stream, elasticsearch_node, settings_for
+from bench.indexing import bulk_baseline, elasticsearch_node, settings_for
 from ops.services import free_port, wait_for_port
+from shared.config import data_stream_name
 from worker.job import document_id, transform_options
 from worker.transform import to_document
 
@@ -186,7 +187,7 @@ def main() -> None:
         log("warm-up: 2,000 documents through _bulk")
         bulk_baseline(es, node.url, distinct_bodies(2000), "warmup")
         log(f"baseline: _bulk straight to Elasticsearch, {count} documents at {args.rate:g}/s")
-        baseline_index = data_stream("freshbase")
+        baseline_index = data_stream_name("freshbase")
 
         def direct(watch: Watch) -> Any:
             return bulk_directly(es, baseline_index, baseline_bodies, args.rate, watch)
@@ -203,7 +204,7 @@ def main() -> None:
         def webhooks(watch: Watch) -> Any:
             return send_webhooks(port, bodies, args.rate, watch)
 
-        real, statuses = asyncio.run(measure(es, data_stream("default"), args.poll, webhooks))
+        real, statuses = asyncio.run(measure(es, data_stream_name("default"), args.poll, webhooks))
     report(figures(real), figures(baseline), statuses, count, args)
 
 

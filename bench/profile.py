@@ -45,7 +45,7 @@ PARTS = (
     ("HTTP protocol (uvicorn httptools + receiver/protocol.py)", ("uvicorn/protocols", "receiver/protocol")),
     ("webhook endpoint (receiver/webhook.py, app.py)", ("receiver/webhook", "receiver/app")),
     ("authentication (HMAC)", ("receiver/authentication", "hmac")),
-    ("job packing (shared/queue.py, zlib)", ("shared/queue", "zlib")),
+    ("job packing (receiver/writer.py, shared/queue.py, zlib)", ("receiver/writer", "shared/queue", "zlib")),
     ("group commit (receiver/commit.py, futures)", ("receiver/commit", "concurrent/futures")),
     ("metrics (prometheus_client)", ("prometheus_client", "receiver/metrics")),
     ("JSON", ("json/",)),
