@@ -39,6 +39,7 @@ from bench.indexing import bulk_baseline, elasticsearch_node, run_workers, setti
 from bench.loadgen import run_httpload
 from ops.services import free_port, wait_for_port
 from shared import queue
+from shared.connection import connect
 
 BENCH = "burst"
 
@@ -86,7 +87,7 @@ def main() -> None:
         receiver = zoom_ingest("receiver", "--workers", str(args.workers))
         real = ingest("receiver", receiver, bodies, environment, args)
         settings = settings_for(node.url, redis.url)
-        events = queue.event_queue(settings, queue.connect(settings))
+        events = queue.event_queue(settings, connect(settings))
         queued = events.count
         pin(redis.process.pid, set(range(os.cpu_count() or 1)))
 

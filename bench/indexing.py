@@ -26,6 +26,7 @@ except ImportError:  # a commit from before the writer moved to the receiver (be
     from shared.queue import EventWriter  # type: ignore[attr-defined,no-redef]
 from shared import queue
 from shared.config import Settings, load_settings
+from shared.connection import connect
 from worker.job import document_id, transform_options
 from worker.sink import Sink
 from worker.transform import to_document
@@ -92,7 +93,7 @@ def bulk_baseline(
 def enqueue_all(settings: Settings, bodies: Sequence[bytes], chunk: int = 500) -> Queue:
     """Put every body on the queue as the receiver does (its EventWriter, `chunk` per Redis
     transaction)."""
-    events = queue.event_queue(settings, queue.connect(settings))
+    events = queue.event_queue(settings, connect(settings))
     writer = EventWriter(events, settings)
     started = time.monotonic()
     for first in range(0, len(bodies), chunk):

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every benchmark, one after the other (about 7 minutes on 2 cores; each is bounded by `timeout`).
+# Every benchmark, one after the other (about 10 minutes on 2 cores; each is bounded by `timeout`).
 # bench/profile.py (a cProfile table, not figures) runs on its own.
 # Figures: one JSON line each on stdout. Progress, the code measured and the machine: stderr.
 #   bench/run_all.sh | tee figures.ndjson        the work tree as it is
@@ -39,3 +39,4 @@ timeout 600 python3 -m bench.workers
 timeout 600 python3 -m bench.burst
 timeout 600 python3 -m bench.worker
 timeout 600 python3 -m bench.freshness
+timeout 900 python3 -m bench.durability

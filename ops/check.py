@@ -25,11 +25,12 @@ from redis.exceptions import AuthenticationError, RedisError, ResponseError
 from rq import Queue
 
 from ops.check_elasticsearch import check_elasticsearch
+from ops.check_replication import check_replication
 from ops.check_result import Result, fail, ok, warn
 from ops.check_zoom import check_zoom
 from ops.registry import REDIS_ERRORS, invalid_redis_url, redacted_url, redis_unreachable
-from shared import queue
 from shared.config import ConfigError, Settings, env_name
+from shared.connection import connect
 from shared.logs import redact, url_passwords
 
 REDIS_TIMEOUT_SECONDS = 3.0
@@ -146,14 +147,17 @@ def _geoip(kind: str, path: Path) -> Result:
 
 def check_redis(settings: Settings) -> list[Result]:
     try:
-        client = queue.connect(settings, socket_timeout=REDIS_TIMEOUT_SECONDS)  # connects within 5s
+        client = connect(settings, socket_timeout=REDIS_TIMEOUT_SECONDS)  # connects within 5s
     except ValueError as error:
         fix = f"set {env_name('redis_url')} to redis://[:PASSWORD@]HOST:PORT/DB (rediss:// for TLS)"
         return [fail("redis", invalid_redis_url(settings, error), fix)]
     where = redacted_url(settings.redis_url)
+    if settings.redis_sentinels:
+        where = f"master {settings.redis_sentinel_master!r} through Sentinel"
     try:
         client.ping()
-        return [ok("redis", f"reachable at {where}"), *_redis_server(client, settings)]
+        server = list(_redis_server(client, settings))
+        return [ok("redis", f"reachable at {where}"), *server, *check_replication(settings, client)]
     except AuthenticationError as error:
         fix = (
             f"put the right user and password in {env_name('redis_url')}: redis://USER:PASSWORD@HOST:PORT/DB"
@@ -161,6 +165,8 @@ def check_redis(settings: Settings) -> list[Result]:
         return [fail("redis", f"Redis at {where} refused the credentials: {error}", fix)]
     except REDIS_ERRORS as error:
         fix = f"start Redis or point {env_name('redis_url')} (--redis-url) at it"
+        if settings.redis_sentinels:
+            fix = f"start Redis and the Sentinels, or correct {env_name('redis_sentinels')}"
         return [fail("redis", redis_unreachable(settings, error), fix)]
     except RedisError as error:
         fix = f"make sure {env_name('redis_url')} names a Redis server this client can use"
@@ -241,9 +247,10 @@ def _redis_server(client: Redis, settings: Settings) -> Iterator[Result]:
 
 def secrets_of(settings: Settings) -> list[str]:
     values = [token.get_secret_value() for token in settings.secret_tokens]
+    secret_settings = (settings.auth_value, settings.es_password, settings.es_api_key)
     values += [
         s.get_secret_value()
-        for s in (settings.auth_value, settings.es_password, settings.es_api_key, settings.zoom_client_secret)
+        for s in (*secret_settings, settings.zoom_client_secret, settings.redis_sentinel_password)
         if s
     ]
     values += url_passwords([settings.redis_url, *settings.es_hosts])

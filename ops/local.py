@@ -67,6 +67,9 @@ def run_local(data_dir: Path, port: int, es_port: int, redis_port: int) -> int:
         redis.start()
         print(f"starting elasticsearch {elasticsearch.url} (first start resolves it with mvn)")
         elasticsearch.start()
+        # Its own lone Redis: Sentinel or replica acknowledgement set in the shell must not apply.
+        for setting in ("redis_sentinels", "redis_sentinel_master", "ack_replicas"):
+            environment.pop(env_name(setting), None)
         environment.update(
             {
                 env_name("redis_url"): redis.url,

@@ -17,8 +17,9 @@ from rq.job import Job
 from rq.results import Result
 
 from shared.config import Settings, env_name
+from shared.connection import connect
 from shared.logs import redact, url_passwords
-from shared.queue import SERIALIZER, connect, event_queue, parse_iso_as_utc
+from shared.queue import SERIALIZER, event_queue, parse_iso_as_utc
 
 REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError)
 REASON_LIMIT = 120
@@ -45,6 +46,11 @@ def _redis_error_text(settings: Settings, error: Exception) -> str:
 def redis_unreachable(settings: Settings, error: Exception) -> str:
     name = env_name("redis_url")
     detail = _redis_error_text(settings, error) or type(error).__name__
+    if settings.redis_sentinels:
+        return (
+            f"cannot reach the Redis primary {settings.redis_sentinel_master!r} through the Sentinels "
+            f"{','.join(settings.redis_sentinels)} (set by {env_name('redis_sentinels')}): {detail}"
+        )
     return (
         f"cannot reach Redis at {redacted_url(settings.redis_url)} (set by {name} or --redis-url): {detail}"
     )

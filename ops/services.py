@@ -66,9 +66,18 @@ def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 30.0)
 class RedisServer:
     """redis-server with AOF on and noeviction, as production should run it."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        *,
+        appendfsync: str = "everysec",
+        replica_of: int | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
+        self.appendfsync = appendfsync
+        self.replica_of = replica_of  # the port of the primary on 127.0.0.1 this starts as a replica of
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -92,13 +101,17 @@ class RedisServer:
                 "--appendonly",
                 "yes",
                 "--appendfsync",
-                "everysec",
+                self.appendfsync,
                 "--maxmemory-policy",
                 "noeviction",
                 "--save",
                 "",
                 "--protected-mode",
                 "no",
+                # A replica's full sync starts at once instead of waiting 5 s for more replicas.
+                "--repl-diskless-sync-delay",
+                "0",
+                *(["--replicaof", "127.0.0.1", str(self.replica_of)] if self.replica_of else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

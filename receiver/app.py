@@ -20,8 +20,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from receiver.metrics import metrics
 from receiver.webhook import RETRY_LATER, WebhookEndpoint
-from shared import queue
 from shared.config import ConfigError, Settings, load_settings
+from shared.connection import connect
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, redis: Redis | None = None) -> 
             "no authentication configured: set ZOOM_INGEST_SECRET_TOKENS (and/or ZOOM_INGEST_AUTH_HEADER"
             " with ZOOM_INGEST_AUTH_VALUE), or ZOOM_INGEST_ALLOW_UNAUTHENTICATED=true to accept anyone"
         )
-    redis = redis or queue.connect(settings)
+    redis = redis or connect(settings)
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readiness(redis), methods=["GET"]),

@@ -6,6 +6,10 @@ all of them go out together in the next one (one MULTI/EXEC). An idle receiver w
 at once, so nothing waits for company; a busy one pays one Redis round trip per group instead of
 per request. Writes run in a thread of their own, so the event loop never blocks on Redis.
 
+With ZOOM_INGEST_ACK_REPLICAS = N > 0, each group's transaction is followed by one WAIT for N
+replicas on the same connection: the whole group is answered 200 once they confirm it, or fails
+with NotReplicated (503) when they do not within ZOOM_INGEST_ACK_REPLICAS_TIMEOUT_MS.
+
 Each job is packed (receiver.writer.EventWriter.pack) by its request, before it joins a group: an event
 that cannot be written fails alone, never the group it would have joined.
 """
@@ -32,6 +36,8 @@ class QueueFull(Exception):
 class GroupCommit:
     def __init__(self, settings: Settings, writer: EventWriter) -> None:
         self.max_queued = settings.max_queued
+        self.ack_replicas = settings.ack_replicas
+        self.ack_timeout_ms = settings.ack_replicas_timeout_ms
         self.writer = writer
         # Waiting for the next group: the jobs and, in the same order, their requests' futures.
         self.jobs: list[PackedJob] = []
@@ -43,7 +49,8 @@ class GroupCommit:
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zoom-ingest-commit")
 
     async def submit(self, job: PackedJob) -> None:
-        """Return once the job is in Redis; raise QueueFull, or the RedisError of a failed write."""
+        """Return once the job is in Redis (and on ZOOM_INGEST_ACK_REPLICAS replicas); raise
+        QueueFull, NotReplicated, or the RedisError of a failed write."""
         if self.depth >= self.max_queued:
             await self._admit()
         loop = asyncio.get_running_loop()
@@ -74,7 +81,9 @@ class GroupCommit:
         jobs, written = self.jobs[:MAX_GROUP], self.written[:MAX_GROUP]
         del self.jobs[:MAX_GROUP], self.written[:MAX_GROUP]
         self.writing = True
-        group = loop.run_in_executor(self.thread, self.writer.write, jobs)
+        group = loop.run_in_executor(
+            self.thread, self.writer.write, jobs, self.ack_replicas, self.ack_timeout_ms
+        )
         group.add_done_callback(lambda outcome: self._written(loop, outcome, written))
 
     def _written(

@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 from receiver.authentication import AuthenticationError, Authenticator, crc_answer
 from receiver.commit import GroupCommit, QueueFull
 from receiver.metrics import ENQUEUE_SECONDS, REQUEST_BYTES, count
-from receiver.writer import EventWriter
+from receiver.writer import EventWriter, NotReplicated
 from shared import queue
 from shared.config import Settings
 
@@ -61,6 +61,10 @@ METHOD_NOT_ALLOWED = error_answer(405, "Method Not Allowed", "method_not_allowed
 TOO_LARGE = error_answer(413, "body larger than ZOOM_INGEST_MAX_BODY_BYTES", "too_large")
 QUEUE_FULL = error_answer(503, "too many events waiting, retry later", "queue_full", RETRY_LATER)
 QUEUE_UNAVAILABLE = error_answer(503, "queue unavailable, retry later", "redis_unavailable", RETRY_LATER)
+# Stored on the primary only: answering 200 would promise more than holds (ZOOM_INGEST_ACK_REPLICAS).
+NOT_REPLICATED = error_answer(
+    503, "not yet copied to enough replicas, retry later", "not_replicated", RETRY_LATER
+)
 INTERNAL_ERROR = error_answer(500, "internal error", "internal_error")
 # The sender left mid-body (or was cut off by the read deadline): nobody reads this answer.
 DISCONNECTED = Answer(400, [(b"content-length", b"0")], b"", "client_disconnected")
@@ -208,6 +212,9 @@ class WebhookEndpoint:
             limit = self.commit.max_queued
             log.warning("refused webhook %s: more than %d events waiting", event[:100], limit)
             return QUEUE_FULL
+        except NotReplicated as failure:
+            log.error("webhook %s not acknowledged: %s", event[:100], failure)
+            return NOT_REPLICATED
         except RedisError as failure:
             log.error("could not enqueue webhook %s: %s", event[:100], type(failure).__name__)
             return QUEUE_UNAVAILABLE

@@ -19,7 +19,7 @@ from typing import Any
 from uuid import uuid4
 
 from redis.connection import AbstractConnection
-from redis.exceptions import ExecAbortError, ResponseError
+from redis.exceptions import ExecAbortError, RedisError, ResponseError
 from rq import Queue
 from rq.job import Job
 from rq.utils import utcformat
@@ -115,10 +115,13 @@ class EventWriter:
         )
         return PackedJob(job_id, self.head + fields + self.common)
 
-    def write(self, jobs: Sequence[PackedJob]) -> int:
+    def write(self, jobs: Sequence[PackedJob], replicas: int = 0, timeout_ms: int = 0) -> int:
         """Write the jobs in one transaction and queue them in order; returns the queue's length
         after it. Raises the RedisError of a failed write (as with RQ's pipeline, commands Redis
-        ran inside a failed EXEC are not undone: a WRONGTYPE queue key leaves unqueued hashes)."""
+        ran inside a failed EXEC are not undone: a WRONGTYPE queue key leaves unqueued hashes).
+
+        With replicas > 0, a WAIT follows the transaction on the same connection (it waits for this
+        connection's writes): NotReplicated if fewer replicas than that confirmed them in time."""
         enqueued_at = b"$11\r\nenqueued_at\r\n" + _bulk(utcformat(datetime.now(UTC)).encode())
         payload = b"".join(
             [
@@ -128,25 +131,32 @@ class EventWriter:
                 _command(b"RPUSH", self.queue_key, *[job.job_id.encode() for job in jobs]),
                 self.length,
                 EXEC,
+                _command(b"WAIT", b"%d" % replicas, b"%d" % timeout_ms) if replicas else b"",
             ]
         )
-        results = self._transaction(payload, len(jobs) + 3)
+        results, reached = self._transaction(payload, len(jobs) + 3, waits=replicas > 0)
+        if reached < replicas:
+            raise NotReplicated(reached, replicas)
         return int(results[-1])
 
-    def _transaction(self, payload: bytes, commands: int) -> list[Any]:
-        """Send a MULTI/EXEC of `commands` commands; as redis-py's Pipeline does it (retrying on
-        connection errors with the client's Retry, raising the first error reply)."""
+    def _transaction(self, payload: bytes, commands: int, waits: bool) -> tuple[list[Any], int]:
+        """Send a MULTI/EXEC of `commands` commands (and a WAIT); as redis-py's Pipeline does it
+        (with the client's Retry on connection errors, raising the first error reply). Returns the
+        transaction's results and, after a WAIT, how many replicas confirmed it."""
         pool = self.connection.connection_pool
         connection = pool.get_connection()
         try:
             return connection.retry.call_with_retry(
-                lambda: self._send(connection, payload, commands), lambda error: connection.disconnect()
+                lambda: self._send(connection, payload, commands, waits),
+                lambda error: connection.disconnect(),
             )
         finally:
             pool.release(connection)
 
     @staticmethod
-    def _send(connection: AbstractConnection, payload: bytes, commands: int) -> list[Any]:
+    def _send(
+        connection: AbstractConnection, payload: bytes, commands: int, waits: bool
+    ) -> tuple[list[Any], int]:
         try:
             connection.send_packed_command([payload])  # type: ignore[list-item]
             errors: list[ResponseError] = []
@@ -155,12 +165,15 @@ class EventWriter:
                     connection.read_response()
                 except ResponseError as refused:
                     errors.append(refused)
+            aborted: ExecAbortError | None = None
             try:
                 results: list[Any] = connection.read_response()
-            except ExecAbortError:
-                if errors:  # the reason the transaction was discarded
-                    raise errors[0] from None
-                raise
+            except ExecAbortError as discarded:
+                aborted = discarded
+            # Read the WAIT's reply even after a failed EXEC, so the connection stays usable.
+            reached = int(connection.read_response()) if waits else 0
+            if aborted is not None:
+                raise (errors[0] if errors else aborted) from None  # the reason it was discarded
         except ResponseError:
             raise
         except BaseException:
@@ -173,4 +186,13 @@ class EventWriter:
         for result in results:
             if isinstance(result, Exception):
                 raise result
-        return results
+        return results, reached
+
+
+class NotReplicated(RedisError):
+    """Written on the primary, but WAIT saw fewer replicas confirm it than asked for in time."""
+
+    def __init__(self, reached: int, wanted: int) -> None:
+        super().__init__(f"write confirmed by {reached} of {wanted} replicas in time")
+        self.reached = reached
+        self.wanted = wanted

@@ -18,6 +18,7 @@ _zi_apt() {
 _zi_missing=()
 command -v "$_zi_python" >/dev/null || _zi_missing+=(python3)
 command -v redis-server >/dev/null || _zi_missing+=(redis-server)
+command -v redis-sentinel >/dev/null || _zi_missing+=(redis-sentinel)
 command -v java >/dev/null || _zi_missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || _zi_missing+=(maven)
 command -v setpriv >/dev/null || _zi_missing+=(util-linux)

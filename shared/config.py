@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     # Beyond this many waiting events the receiver answers 503: Zoom retries later, and Redis (with
     # noeviction) is not filled until it refuses every write. ~2-3 KB per queued event.
     max_queued: int = Field(default=200_000, ge=1)
+    # High availability: find the primary through these Sentinels (comma-separated host:port) under
+    # this master name; REDIS_URL then gives only the database, credentials and TLS of the servers.
+    redis_sentinels: CommaList = Field(default_factory=list)
+    redis_sentinel_master: str | None = None
+    redis_sentinel_username: str | None = None
+    redis_sentinel_password: SecretStr | None = None
+    # Answer 200 only once Redis WAIT confirms the event's write reached this many replicas; the
+    # wait stays below the receiver's 5 s Redis socket timeout (shared/connection.py).
+    ack_replicas: int = Field(default=0, ge=0)
+    ack_replicas_timeout_ms: int = Field(default=1000, ge=1, le=4000)
 
     # Receiver
     listen_host: str = "127.0.0.1"
@@ -126,7 +136,13 @@ class Settings(BaseSettings):
     poll_lease_seconds: int = Field(default=60, ge=10)
 
     _split = field_validator(
-        "secret_tokens", "es_hosts", "tags", "trusted_proxies", "poll_streams", mode="before"
+        "secret_tokens",
+        "es_hosts",
+        "tags",
+        "trusted_proxies",
+        "poll_streams",
+        "redis_sentinels",
+        mode="before",
     )(_split_commas)
 
     @field_validator("zoom_account_id", "zoom_client_id", "zoom_client_secret", mode="before")
@@ -167,8 +183,21 @@ class Settings(BaseSettings):
                 raise ValueError(f"{redact(host)!r} has an invalid port") from None
         return value
 
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinels_are_addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{address!r} is not host:port")
+        return value
+
     @model_validator(mode="after")
     def _pairs_are_complete(self) -> Settings:
+        if bool(self.redis_sentinels) != (self.redis_sentinel_master is not None):
+            raise ValueError(
+                "ZOOM_INGEST_REDIS_SENTINELS and ZOOM_INGEST_REDIS_SENTINEL_MASTER must be set together"
+            )
         if (self.auth_header is None) != (self.auth_value is None):
             raise ValueError("ZOOM_INGEST_AUTH_HEADER and ZOOM_INGEST_AUTH_VALUE must be set together")
         if (self.tls_certfile is None) != (self.tls_keyfile is None):
@@ -209,6 +238,11 @@ class Settings(BaseSettings):
     @property
     def poller_configured(self) -> bool:
         return None not in (self.zoom_account_id, self.zoom_client_id, self.zoom_client_secret)
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        addresses = (address.rpartition(":") for address in self.redis_sentinels)
+        return [(host.strip("[]"), int(port)) for host, _, port in addresses]
 
     @property
     def data_stream(self) -> str:

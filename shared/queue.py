@@ -33,19 +33,6 @@ EVENT_NAME_LIMIT = 100
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 
 
-def connect(settings: Settings, *, socket_timeout: float | None = 5.0) -> Redis:
-    """A Redis client that fails fast instead of hanging a request while Redis is away.
-
-    Workers, which block on the queue for a few seconds at a time, pass a longer socket_timeout.
-    """
-    return Redis.from_url(
-        settings.redis_url,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=5.0,
-        health_check_interval=30,
-    )
-
-
 def event_queue(settings: Settings, connection: Redis) -> Queue:
     return Queue(
         settings.queue,

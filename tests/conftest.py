@@ -21,6 +21,7 @@ from redis import Redis
 from ops.services import ElasticsearchNode, RedisServer
 from tests.secured import ADMIN, secured_node
 from tests.secured_node import SecuredElasticsearchNode
+from tests.sentinel import ReplicatedRedis
 
 _names = itertools.count(1)
 
@@ -48,6 +49,14 @@ def redis(redis_server: RedisServer) -> Iterator[Redis]:
     client.flushall()
     yield client
     client.close()
+
+
+@pytest.fixture
+def replicated_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplicatedRedis]:
+    """A primary, two replicas and three Sentinels of its own (tests kill and restart them)."""
+    group = ReplicatedRedis(tmp_path_factory.mktemp("replicated")).start()
+    yield group
+    group.stop()
 
 
 @pytest.fixture(scope="session")

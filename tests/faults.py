@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import random
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -143,3 +145,81 @@ class FaultProxy:
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _relay
 
         return Handler
+
+
+class ReplyDroppingProxy:
+    """A TCP proxy in front of a Redis server that can lose one reply on the wire.
+
+    Traffic is relayed both ways unchanged until `drop_reply_to(marker)` is armed: the next request
+    containing `marker` still reaches Redis (which runs it), but its reply is swallowed and the
+    client's connection closed, as when a connection breaks after the server answered. One-shot.
+    """
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.marker: bytes | None = None
+        self.dropped = 0
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> ReplyDroppingProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.listener.close()
+
+    def drop_reply_to(self, marker: bytes) -> None:
+        with self.lock:
+            self.marker = marker
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            dropping = threading.Event()
+            threading.Thread(target=self._requests, args=(client, upstream, dropping), daemon=True).start()
+            threading.Thread(target=self._replies, args=(client, upstream, dropping), daemon=True).start()
+
+    def _requests(self, client: socket.socket, upstream: socket.socket, dropping: threading.Event) -> None:
+        while chunk := _receive(client):
+            with self.lock:
+                if self.marker is not None and self.marker in chunk:
+                    self.marker = None
+                    dropping.set()  # before Redis can answer
+            try:
+                upstream.sendall(chunk)
+            except OSError:
+                break
+        _close(client, upstream)
+
+    def _replies(self, client: socket.socket, upstream: socket.socket, dropping: threading.Event) -> None:
+        while reply := _receive(upstream):
+            if dropping.is_set():  # Redis ran the command; its answer goes nowhere
+                with self.lock:
+                    self.dropped += 1
+                break
+            try:
+                client.sendall(reply)
+            except OSError:
+                break
+        _close(client, upstream)
+
+
+def _receive(connection: socket.socket) -> bytes:
+    try:
+        return connection.recv(1 << 16)
+    except OSError:
+        return b""
+
+
+def _close(*connections: socket.socket) -> None:
+    for connection in connections:
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
+        connection.close()

@@ -81,6 +81,8 @@ class BatchWorker:
         self.stopping = False
         # The batch whose bulk request is under way, finished on the next turn.
         self.in_bulk: Batch | None = None
+        # Set when Redis failed mid-turn: this worker's claims go back to the queue before it goes on.
+        self.reclaiming = False
 
     def heartbeat(self) -> None:
         with self.connection.pipeline() as pipe:
@@ -129,6 +131,8 @@ class BatchWorker:
     def turn(self, bulk: ThreadPoolExecutor, burst: bool) -> tuple[int, bool]:
         """Claim and prepare the next batch, finish the one in bulk, send the next one. Returns
         the events finished and, with burst, whether the queue is done."""
+        if self.reclaiming:
+            self.reclaim()
         self.claims.return_orphans()
         # Block for new events only when there is nothing else to do.
         wait = not burst and self.in_bulk is None
@@ -151,18 +155,24 @@ class BatchWorker:
 
     def wait_for_redis(self, failure: RedisError, pause: float) -> float:
         """Redis went away mid-turn: drop the batch in bulk (what was recorded cannot be known), wait,
-        and put this worker's claims back on the queue (re-indexing finds the written ones as
-        duplicates). Returns the next pause."""
+        and have the next turn put this worker's claims back on the queue first (re-indexing finds
+        the written ones as duplicates). Returns the next pause."""
         if self.in_bulk is not None:
             with contextlib.suppress(Exception):
                 self.in_bulk.outcomes()
             self.in_bulk = None
         log.warning("redis unavailable (%s), trying again in %.0fs", type(failure).__name__, pause)
         time.sleep(pause)
-        with contextlib.suppress(RedisError):
-            self.heartbeat()
-            self.claims.return_own()
+        self.reclaiming = True
         return min(pause * 2, 30.0)
+
+    def reclaim(self) -> None:
+        """Nor can it be known whether a claim whose reply was lost moved ids (commands are not
+        retried: shared/connection.py). Done once Redis answers again, on whichever server is
+        primary by then, before anything else; a failure here leaves it to the next turn."""
+        self.heartbeat()
+        self.claims.return_own()
+        self.reclaiming = False
 
     def prepare(self, ids: list[str]) -> Batch:
         """Read and transform claimed events; the bulk request is sent by the caller."""

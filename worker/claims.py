@@ -8,13 +8,11 @@ events is harmless: document ids come from the events, so the ones already writt
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 
 from redis import Redis
 from redis.client import Pipeline
-from redis.exceptions import RedisError
 
 from shared import queue
 
@@ -97,11 +95,11 @@ class Claims:
 
     def return_own(self) -> None:
         """After losing Redis mid-batch this worker cannot know what was recorded: it puts its own
-        claims back on the queue (re-indexing finds the written ones as duplicates)."""
-        with contextlib.suppress(RedisError):
-            moved = self.return_script(keys=[self.inflight, self.queue_key])
-            if moved:
-                log.warning("put %d claimed events back on the queue after losing redis", moved)
+        claims back on the queue (re-indexing finds the written ones as duplicates). Raises the
+        RedisError of a Redis still away: the caller tries again."""
+        moved = self.return_script(keys=[self.inflight, self.queue_key])
+        if moved:
+            log.warning("put %d claimed events back on the queue after losing redis", moved)
 
     def end(self) -> None:
         """This worker stops: it no longer counts as alive."""

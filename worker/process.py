@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from shared import queue
+from shared.connection import connect
 from worker.batch import BatchWorker
 from worker.job import context
 from worker.metrics import serve_metrics
@@ -39,7 +39,7 @@ def run_worker(*, burst: bool = False) -> int:
     """Returns the number of events handled."""
     current = context()
     settings = current.settings
-    connection = queue.connect(settings, socket_timeout=30.0)
+    connection = connect(settings, socket_timeout=30.0)
     worker = BatchWorker(settings, connection, current.sink, current.options)
     # From here on SIGTERM/SIGINT mean "stop after the current step", even while still starting.
     worker.install_signal_handlers()

@@ -40,6 +40,7 @@ from rq.registry import FailedJobRegistry
 from ops.services import RedisServer
 from shared import queue
 from shared.config import Settings, load_settings
+from tests.sentinel import ReplicatedRedis
 from tests.support import enqueue_event, event_body
 from worker.sink import IndexingError
 
@@ -284,3 +285,20 @@ def test_without_json_the_job_detail_fails_to_unpickle(
     assert response.status_code == 500
     errors = [record.exc_info[0] for record in caplog.records if record.exc_info]
     assert errors == [pickle.UnpicklingError]
+
+
+def test_the_ha_overlay_dashboard_reads_the_primary_through_sentinel(
+    start_dashboard: Callable[[list[str]], FlaskClient], replicated_redis: ReplicatedRedis
+) -> None:
+    """compose/docker-compose.ha.yml's dashboard command, its Sentinels pointed at real ones."""
+    overlay = yaml.safe_load(COMPOSE_FILE.with_name("docker-compose.ha.yml").read_text())
+    command = [str(argument) for argument in overlay["services"]["dashboard"]["command"]]
+    position = command.index("--redis-url") + 1
+    url = urlsplit(command[position])
+    assert url.scheme == "redis+sentinel"
+    command[position] = url._replace(netloc=replicated_redis.sentinel_addresses).geturl()
+    dashboard = start_dashboard(command)
+    primary = Redis(port=replicated_redis.primary().port)
+    job = enqueue(primary, load_settings(redis_url="redis://unused:1/0"), "meeting.started", 1)
+    assert queue_entry(dashboard)["count"] == 1
+    assert [listed_job["id"] for listed_job in listed(dashboard, "queued")] == [job.id]

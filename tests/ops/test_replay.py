@@ -16,6 +16,7 @@ from ops.replay import LARGE_REPLAY, Progress, SelectionError, build_selection, 
 from ops.services import RedisServer, free_port
 from shared import queue
 from shared.config import Settings, load_settings
+from shared.connection import connect
 from shared.reports import enqueue_records
 from tests.support import enqueue_event
 from worker.job import context
@@ -35,7 +36,7 @@ def body_of(event: str, number: int = 1) -> str:
 
 
 def enqueue(settings: Settings, event: str, received_at: datetime, number: int = 1) -> Job:
-    with queue.connect(settings) as connection:
+    with connect(settings) as connection:
         return enqueue_event(
             queue.event_queue(settings, connection), settings, body_of(event, number), event, received_at
         )
@@ -48,7 +49,7 @@ def fail_queued_jobs(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("ZOOM_INGEST_ES_RETRY_SECONDS", "0")
     context.cache_clear()
     try:
-        with queue.connect(settings) as connection:
+        with connect(settings) as connection:
             event_queue = queue.event_queue(settings, connection)
             worker = SimpleWorker([event_queue], connection=connection, serializer=queue.SERIALIZER)
             worker.work(burst=True, logging_level="ERROR")
@@ -66,12 +67,12 @@ def failed_jobs(
 
 
 def failed_ids(settings: Settings) -> set[str]:
-    with queue.connect(settings) as connection:
+    with connect(settings) as connection:
         return set(queue.event_queue(settings, connection).failed_job_registry.get_job_ids())
 
 
 def queued_ids(settings: Settings) -> list[str]:
-    with queue.connect(settings) as connection:
+    with connect(settings) as connection:
         return queue.event_queue(settings, connection).get_job_ids()
 
 

@@ -21,6 +21,7 @@ from ops.status import format_age
 from poller.state import cursor_key, record_error, record_success
 from shared import queue
 from shared.config import Settings, load_settings
+from shared.connection import connect
 from tests.support import enqueue_event, running, service_environment, wait_for
 from worker.job import context
 
@@ -48,7 +49,7 @@ def settings(redis_server: RedisServer, redis: Redis, monkeypatch: pytest.Monkey
 
 @pytest.fixture
 def connection(settings: Settings) -> Iterator[Redis]:
-    client = queue.connect(settings)
+    client = connect(settings)
     yield client
     client.close()
 
@@ -337,3 +338,15 @@ def test_format_age() -> None:
     assert format_age(303) == "5m 03s"
     assert format_age(2 * 3600 + 5 * 60) == "2h 05m"
     assert format_age(3 * 86400 + 4 * 3600) == "3d 04h"
+
+
+def test_no_sentinel_answering_names_the_sentinel_setting(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sentinels = f"127.0.0.1:{free_port()},127.0.0.1:{free_port()}"
+    monkeypatch.setenv("ZOOM_INGEST_REDIS_SENTINELS", sentinels)
+    monkeypatch.setenv("ZOOM_INGEST_REDIS_SENTINEL_MASTER", "zoom-ingest")
+    assert main(["status"]) == 1
+    error = capsys.readouterr().err
+    assert f"cannot reach the Redis primary 'zoom-ingest' through the Sentinels {sentinels}" in error
+    assert "(set by ZOOM_INGEST_REDIS_SENTINELS)" in error

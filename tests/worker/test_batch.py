@@ -16,7 +16,9 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from ops.services import ElasticsearchNode, RedisServer
 from shared.config import Settings, load_settings
+from shared.connection import connect
 from shared.queue import SERIALIZER, event_queue
+from tests.faults import ReplyDroppingProxy
 from tests.support import count_documents, enqueue_directly, event_body, failure_reason
 from worker.batch import BatchWorker
 from worker.job import transform_options
@@ -136,3 +138,26 @@ def test_job_written_with_another_serializer_fails_alone(
     assert count_documents(es, namespace) == 2
     [job] = failed_jobs(redis)
     assert "not a zoom-ingest event job" in failure_reason(job)
+
+
+def test_a_claim_whose_reply_is_lost_leaves_no_event_unknown_in_flight(
+    settings: Settings, redis: Redis, redis_server: RedisServer, es: Elasticsearch, namespace: str
+) -> None:
+    """The claim runs in Redis but its reply never arrives. Had the client retried it (as redis-py
+    does by default for a plain Redis()), a second claim would move three more ids into the
+    in-flight list while the worker was told of three: those would sit there, never indexed."""
+    enqueue_directly(redis_server.url, [meeting(n) for n in range(6)])
+    with ReplyDroppingProxy(redis_server.port) as proxy:
+        through_proxy = settings.model_copy(
+            update={"redis_url": f"redis://127.0.0.1:{proxy.port}/0", "batch_size": 3}
+        )
+        worker = batch_worker(through_proxy, connect(through_proxy))
+        # Loaded beforehand, so the claim is one EVALSHA, and its reply the one dropped.
+        claim_sha = redis.script_load(worker.claims.claim_script.script)  # type: ignore[attr-defined]
+        proxy.drop_reply_to(claim_sha.encode())
+        handled = worker.run(burst=True)
+    assert proxy.dropped == 1
+    assert handled == 6
+    assert count_documents(es, namespace) == 6
+    assert redis.llen(worker.claims.inflight) == 0
+    assert Queue("zoom-webhooks", connection=redis).count == 0
