@@ -30,6 +30,7 @@ from poller.state import next_poll_at, record_error, record_success
 from poller.streams import STREAMS
 from shared import queue
 from shared.config import Settings
+from shared.connection import connect
 
 log = logging.getLogger("zoom_ingest.poller")
 
@@ -169,7 +170,7 @@ def run_poller(settings: Settings, *, idle_unconfigured: bool = False) -> int:
             signal.signal(stop_signal, lambda signum, frame: stopped.set())
         stopped.wait()
         return 0
-    connection = queue.connect(settings, socket_timeout=30.0)
+    connection = connect(settings, socket_timeout=30.0)
     poller = Poller(settings, connection)
     poller.install_signal_handlers()
     if settings.metrics_port:

@@ -94,7 +94,7 @@ def test_replicas_follow_the_primary_with_its_durability(services: dict[str, dic
 
 
 def test_sentinels_watch_the_master_the_applications_ask_for(services: dict[str, dict[str, Any]]) -> None:
-    for name in ("receiver", "worker"):
+    for name in ("receiver", "worker", "poller"):
         settings = app_settings(services[name])
         assert settings.redis_sentinel_master is not None
         assert [host for host, _ in settings.sentinel_addresses] == list(SENTINELS)
@@ -132,7 +132,7 @@ def test_the_dashboard_asks_the_same_sentinels_for_the_same_master(
 
 
 def test_everything_using_redis_waits_for_the_sentinels(services: dict[str, dict[str, Any]]) -> None:
-    for name in ("receiver", "worker", "dashboard"):
+    for name in ("receiver", "worker", "poller", "dashboard"):
         for sentinel in SENTINELS:
             assert services[name]["depends_on"][sentinel]["condition"] == "service_healthy", name
     for sentinel in SENTINELS:

@@ -305,7 +305,7 @@ def test_polled_records_are_replayed_by_their_stream(
 ) -> None:
     webhook = enqueue(settings, "user.signed_in", NOW)
     record = '{"email":"a@example.com","time":"2026-11-30T10:00:00Z","type":"Sign in"}'
-    with queue.connect(settings) as connection, connection.pipeline() as pipe:
+    with connect(settings) as connection, connection.pipeline() as pipe:
         enqueue_records(queue.event_queue(settings, connection), settings, "activity", [record], NOW, pipe)
         pipe.execute()
     fail_queued_jobs(settings, monkeypatch)  # the record job runs worker.job.index_record under RQ
@@ -314,7 +314,7 @@ def test_polled_records_are_replayed_by_their_stream(
     assert main(["replay", "--event", "report.activity"]) == 0
     assert "requeued 1 failed job to queue zoom-webhooks\n  report.activity  1\n" in capsys.readouterr().out
     assert queued_ids(settings) == [record_id]
-    with queue.connect(settings) as connection:
+    with connect(settings) as connection:
         job = Job.fetch(record_id, connection=connection, serializer=queue.SERIALIZER)
     assert job.args[0] == record and job.args[2] == "activity"
     assert job.description == f"zoom report activity record polled {job.args[1]}"
