@@ -6,7 +6,7 @@
 #   bench/run_all.sh HEAD | tee figures.ndjson   a clean export of a commit (git archive) with
 #                                                this work tree's bench/: edits made meanwhile
 #                                                in the work tree cannot leak into the run
-# Needs what tests/run installs (redis-server, Java 17, Maven, the package) plus wrk (installed here
+# Installs what tests/run installs (redis-server, Java 17, Maven, the package into .venv/) plus wrk (here
 # from Debian when missing, as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,9 @@ if ! command -v wrk >/dev/null; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
-python3 -c "from ops.services import elasticsearch_home; elasticsearch_home()" >/dev/null
+# The project's own .venv/ with the dev extras, as tests/run makes it.
+ZOOM_INGEST_EXTRAS=dev source scripts/env.sh
+python -c "from ops.services import elasticsearch_home; elasticsearch_home()" >/dev/null
 
 if (($#)); then
     code="commit $(git rev-parse --short "$1"), clean export"
@@ -34,9 +36,9 @@ fi
          "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 } >&2
 
-timeout 600 python3 -m bench.receiver
-timeout 600 python3 -m bench.workers
-timeout 600 python3 -m bench.burst
-timeout 600 python3 -m bench.worker
-timeout 600 python3 -m bench.freshness
-timeout 900 python3 -m bench.durability
+timeout 600 python -m bench.receiver
+timeout 600 python -m bench.workers
+timeout 600 python -m bench.burst
+timeout 600 python -m bench.worker
+timeout 600 python -m bench.freshness
+timeout 900 python -m bench.durability
