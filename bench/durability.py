@@ -3,7 +3,8 @@
     python -m bench.durability [--rounds 3] [--duration 10] [--connections 64] [--rate 1000]
 
 Four servers run side by side, each measured while the others are idle: the bare endpoint
-(bench/bare_app.py) and three `zoom-ingest receiver`s, each with a redis-server of its own (AOF on):
+(`uvicorn bench.bare_app:app` on uvicorn's defaults, bench/receiver.py's baseline) and three
+`zoom-ingest receiver`s, each with a redis-server of its own (AOF on):
 `appendfsync everysec` (the default), `appendfsync always` (200 once the event is on disk), and
 everysec with one replica and ZOOM_INGEST_ACK_REPLICAS=1 (200 once a replica holds the event).
 Closed loop: wrk -t1 -cC for D s, after a 3 s warm-up, servers in turn for R rounds (medians).
@@ -15,7 +16,6 @@ Pinning as bench/receiver.py: servers on --server-cpus, wrk, httpload and redis 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -25,6 +25,7 @@ from typing import Any
 
 from redis import Redis
 
+from bench import bare_app
 from bench.common import (
     distinct_bodies,
     emit,
@@ -98,7 +99,7 @@ def main() -> None:
             server["wrk"] = wrk_script(directory / f"{name}.lua", server["requests"])
             if name == "bare":
                 command, environment = (
-                    [sys.executable, "-m", "bench.bare_app"],
+                    bare_app.command(),
                     service_environment("redis://x"),
                 )
                 server["redis"] = None
