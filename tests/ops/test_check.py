@@ -492,6 +492,16 @@ def with_node_of(version: str) -> Callable[[Any], Any]:
     return rewrite
 
 
+def connect_as(
+    monkeypatch: pytest.MonkeyPatch, node: SecuredElasticsearchNode, user: tuple[str, str]
+) -> None:
+    """`check` talks to the secured node over HTTPS as this file-realm user."""
+    monkeypatch.setenv("ZOOM_INGEST_ES_HOSTS", node.url)
+    monkeypatch.setenv("ZOOM_INGEST_ES_CA_CERTS", str(node.security.ca))
+    monkeypatch.setenv("ZOOM_INGEST_ES_USERNAME", user[0])
+    monkeypatch.setenv("ZOOM_INGEST_ES_PASSWORD", user[1])
+
+
 def test_rejected_api_key_fails_with_the_settings_to_fix(
     environment: None,
     secured_es_node: SecuredElasticsearchNode,
@@ -523,10 +533,7 @@ def test_missing_privileges_on_the_secured_node(
 ) -> None:
     user = (f"check_{namespace}", "check-password-1")
     add_user(secured_es_node, secured_es, user, ["zoom_ingest_no_create_doc"])
-    monkeypatch.setenv("ZOOM_INGEST_ES_HOSTS", secured_es_node.url)
-    monkeypatch.setenv("ZOOM_INGEST_ES_CA_CERTS", str(secured_es_node.security.ca))
-    monkeypatch.setenv("ZOOM_INGEST_ES_USERNAME", user[0])
-    monkeypatch.setenv("ZOOM_INGEST_ES_PASSWORD", user[1])
+    connect_as(monkeypatch, secured_es_node, user)
     code, results, _ = check(capsys)
     assert code == 1
     assert results["es credentials"]["detail"] == f"accepted: authenticated as {user[0]}"
@@ -549,10 +556,7 @@ def test_with_the_poller_configured_the_report_streams_need_privileges_too(
 ) -> None:
     user = (f"poll_{namespace}", "check-password-2")
     add_user(secured_es_node, secured_es, user, ["zoom_ingest_writer"])  # webhooks only
-    monkeypatch.setenv("ZOOM_INGEST_ES_HOSTS", secured_es_node.url)
-    monkeypatch.setenv("ZOOM_INGEST_ES_CA_CERTS", str(secured_es_node.security.ca))
-    monkeypatch.setenv("ZOOM_INGEST_ES_USERNAME", user[0])
-    monkeypatch.setenv("ZOOM_INGEST_ES_PASSWORD", user[1])
+    connect_as(monkeypatch, secured_es_node, user)
     monkeypatch.setenv("ZOOM_INGEST_POLL_STREAMS", "activity,operation")
     with zoom_api() as api:
         for name, value in (
