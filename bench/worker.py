@@ -49,7 +49,7 @@ def report(
     baselines: list[float],
     transform: list[float],
     runs: list[dict[str, Any]],
-    single: dict[str, Any],
+    single: dict[str, Any] | None,
 ) -> None:
     baseline = statistics.median(baselines)
     ordered = sorted(runs, key=lambda run: run["events_per_s"] or 0.0)
@@ -85,6 +85,16 @@ def report(
     batch_known = "batch_size" in Settings.model_fields
     emit(
         BENCH,
+        "worker_peak_rss_mb",
+        default["rss"],
+        default["idle_rss"],
+        batch_size_1=round(single["rss"], 1) if single else None,
+        baseline_is="an idle zoom-ingest worker on an empty queue, same run",
+    )
+    if single is None:  # --skip-batch-size-1
+        return
+    emit(
+        BENCH,
         "events_per_s_batch_size_1",
         single["events_per_s"],
         rate,
@@ -98,14 +108,6 @@ def report(
             "are the same code path, so the ratio is only noise"
         ),
     )
-    emit(
-        BENCH,
-        "worker_peak_rss_mb",
-        default["rss"],
-        default["idle_rss"],
-        batch_size_1=round(single["rss"], 1),
-        baseline_is="an idle zoom-ingest worker on an empty queue, same run",
-    )
 
 
 def main() -> None:
@@ -114,6 +116,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="zoom-ingest worker processes (default 1)")
     parser.add_argument("--rounds", type=int, default=3, help="baseline/worker rounds, median reported")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up a drain after (s)")
+    parser.add_argument(
+        "--skip-batch-size-1",
+        action="store_true",
+        help="leave out the ZOOM_INGEST_BATCH_SIZE=1 run (about 100 s) and the peak-RSS figure, "
+        "e.g. to compare many commits",
+    )
     args = parser.parse_args()
     stop_on_sigterm()
     bodies = distinct_bodies(args.events)
@@ -133,7 +141,9 @@ def main() -> None:
             transform.append(args.events / build_seconds)
             log(f"round {number}: baseline {baseline[-1]:.0f} documents/s")
             default.append(worker_run(f"benchworker{number}", bodies, services, args))
-        single = worker_run("benchbatch1", bodies, services, args, batch_size="1")
+        single = None
+        if not args.skip_batch_size_1:
+            single = worker_run("benchbatch1", bodies, services, args, batch_size="1")
     report(args, baseline, transform, default, single)
 
 
