@@ -184,7 +184,9 @@ def run_workers(
             figures["idle_rss"] = peak_rss_mb(idle.pid)
             figures["rss"] = max(peak_rss_mb(process.pid) for process in workers)
             figures["per_worker_rss"] = [round(peak_rss_mb(process.pid), 1) for process in workers]
-            figures["worker_cpu"] = sum(cpu_seconds(process.pid) for process in workers) / seconds
+            figures["worker_cpu_s"] = sum(cpu_seconds(process.pid) for process in workers)
+            figures["idle_cpu_s"] = cpu_seconds(idle.pid)
+            figures["worker_cpu"] = figures["worker_cpu_s"] / seconds
             figures["es_cpu"] = (cpu_seconds(services["es_pid"]) - figures["es_cpu"]) / seconds
 
         result = drain(services["es"], events, index, expected, started, workers, timeout, read_figures)
