@@ -15,6 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from ops.local import (
+    DEFAULT_ES_PORT,
+    DEFAULT_METRICS_PORT,
+    DEFAULT_PORT,
+    DEFAULT_REDIS_PORT,
+    Ports,
+    run_local,
+)
 from shared import logs
 from shared.config import ConfigError, Settings, env_name, load_settings
 from shared.reports import STREAMS
@@ -200,16 +208,42 @@ def build_parser() -> argparse.ArgumentParser:
     local = commands.add_parser(
         "local",
         help="run the whole service on this machine: Redis, Elasticsearch, receiver, worker, poller",
-        description="Start redis-server and an Elasticsearch 8.14.1 node on loopback, then a receiver, "
-        "a worker and a poller (idle unless ZOOM_INGEST_ZOOM_* are set) wired to them, until "
-        "interrupted. Data is kept in --data-dir.",
+        description="Start redis-server and an Elasticsearch 8.14.1 node (Elastic's minimal integ-test "
+        "build) on loopback, then a receiver, a worker and a poller (idle unless ZOOM_INGEST_ZOOM_* are "
+        "set) wired to them, until SIGINT (Ctrl-C) or SIGTERM. Data is kept in --data-dir; the settings "
+        "status, replay and check need are written to <data dir>/settings.env.",
     )
     local.add_argument(
         "--data-dir", type=Path, default=Path(".local"), help="state directory (default ./.local)"
     )
-    local.add_argument("--port", type=int, default=8181, help="receiver port (default 8181)")
-    local.add_argument("--es-port", type=int, default=9200, help="Elasticsearch HTTP port (default 9200)")
-    local.add_argument("--redis-port", type=int, default=6379, help="Redis port (default 6379)")
+    local.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"receiver port (default {DEFAULT_PORT})"
+    )
+    local.add_argument(
+        "--es-port",
+        type=int,
+        default=DEFAULT_ES_PORT,
+        help=f"Elasticsearch HTTP port (default {DEFAULT_ES_PORT}, beside a system one on 9200)",
+    )
+    local.add_argument(
+        "--redis-port",
+        type=int,
+        default=DEFAULT_REDIS_PORT,
+        help=f"Redis port (default {DEFAULT_REDIS_PORT}, beside a system one on 6379)",
+    )
+    local.add_argument(
+        "--metrics-port",
+        type=int,
+        default=DEFAULT_METRICS_PORT,
+        help=f"the worker's Prometheus metrics port (default {DEFAULT_METRICS_PORT})",
+    )
+    local.add_argument(
+        "--es-hosts",
+        dest="local_es_hosts",
+        metavar="URLS",
+        help="use this Elasticsearch (comma-separated URLs; credentials from ZOOM_INGEST_ES_*) instead of "
+        "starting a node",
+    )
     return parser
 
 
@@ -274,9 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _apply_flags(arguments)
         logs.configure(settings.log_level, settings.log_format)
         if arguments.command == "local":
-            from ops.local import run_local
-
-            return run_local(arguments.data_dir, arguments.port, arguments.es_port, arguments.redis_port)
+            ports = Ports(arguments.port, arguments.es_port, arguments.redis_port, arguments.metrics_port)
+            return run_local(settings, arguments.data_dir, ports, arguments.local_es_hosts)
         if arguments.command == "receiver":
             from receiver.server import serve
 

@@ -4,6 +4,8 @@ Redis is Debian's redis-server. Elasticsearch is the official 8.14.1 distributio
 publishes on Maven Central (org.elasticsearch.distribution.integ-test-zip), resolved with mvn into
 the local Maven repository and unpacked once into a cache; it runs on the machine's Java 17.
 Elasticsearch refuses to run as root, so as root the node runs as a system user made for it.
+Each server runs in a process group of its own: a terminal's Ctrl-C reaches only the command that
+started it, which stops the servers last, after the processes that still write to them.
 """
 
 from __future__ import annotations
@@ -115,6 +117,7 @@ class RedisServer:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            process_group=0,
         )
         wait_for_port(self.port, 20)
         return self
@@ -183,13 +186,22 @@ def runtime_user() -> pwd.struct_passwd | None:
         return pwd.getpwnam(ES_USER)
 
 
-def _check_reachable(directory: Path, user: pwd.struct_passwd) -> None:
+def closed_parent(directory: Path) -> Path | None:
+    """The first directory above `directory` that other users cannot enter (a 0700 or 0750 home),
+    or None: the node's system user is neither owner nor group of anything above its own files."""
     for parent in directory.resolve().parents:
-        if not parent.stat().st_mode & 0o001:
-            raise ServiceError(
-                f"{directory} is inside {parent}, which user {user.pw_name} (Elasticsearch does not run as "
-                "root) cannot enter; choose a data directory outside it, e.g. under /tmp or /var/lib"
-            )
+        if parent.exists() and not parent.stat().st_mode & 0o001:
+            return parent
+    return None
+
+
+def _check_reachable(directory: Path, user: pwd.struct_passwd) -> None:
+    parent = closed_parent(directory)
+    if parent is not None:
+        raise ServiceError(
+            f"{directory} is inside {parent}, which user {user.pw_name} (Elasticsearch does not run as "
+            "root) cannot enter; choose a data directory outside it, e.g. under /tmp or /var/lib"
+        )
 
 
 class ElasticsearchNode:
@@ -276,7 +288,12 @@ class ElasticsearchNode:
         }
         log = (self.base_dir / "stdout.log").open("ab")
         self.process = subprocess.Popen(
-            command, env=environment, stdout=log, stderr=subprocess.STDOUT, cwd=self.base_dir
+            command,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.base_dir,
+            process_group=0,
         )
         self.wait_until_ready(timeout)
         return self
