@@ -16,7 +16,8 @@ _zi_apt() {
 }
 
 _zi_missing=()
-command -v "$_zi_python" >/dev/null || _zi_missing+=(python3)
+# Debian's package of python3.X is named after the command (Ubuntu 22.04: ZOOM_INGEST_PYTHON=python3.11).
+command -v "$_zi_python" >/dev/null || _zi_missing+=("$(basename "$_zi_python")")
 command -v redis-server >/dev/null || _zi_missing+=(redis-server)
 command -v redis-sentinel >/dev/null || _zi_missing+=(redis-sentinel)
 command -v java >/dev/null || _zi_missing+=(openjdk-17-jre-headless)
@@ -35,10 +36,12 @@ fi
 _zi_venv="$_zi_root/.venv"
 if [[ ! -x "$_zi_venv/bin/python" ]] || ! "$_zi_venv/bin/python" -m pip --version >/dev/null 2>&1; then
     rm -rf "$_zi_venv"
-    # Debian and Ubuntu split venv's pip bootstrap (ensurepip) into python3-venv.
+    # Debian and Ubuntu split venv's pip bootstrap (ensurepip) into python3.X-venv, named after the
+    # interpreter's version (python3-venv would be the distribution's default Python's, e.g. 3.10's
+    # on Ubuntu 22.04 when ZOOM_INGEST_PYTHON=python3.11).
     if ! "$_zi_python" -m venv "$_zi_venv" >/dev/null 2>&1; then
         rm -rf "$_zi_venv"
-        _zi_apt python3-venv
+        _zi_apt "$("$_zi_python" -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])')"
         "$_zi_python" -m venv "$_zi_venv"
     fi
 fi
