@@ -129,12 +129,6 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 
 def run_local(settings: Settings, data_dir: Path, ports: Ports, es_hosts: str | None = None) -> int:
-    # Handled explicitly: started with `&`, Python would keep the shell's SIG_IGN for SIGINT. A
-    # handled signal is reset to the default in the children, so they can be stopped with it too.
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
     wanted = {"--port": ports.receiver, "--redis-port": ports.redis, "--metrics-port": ports.metrics}
     if es_hosts is None:
         wanted["--es-port"] = ports.elasticsearch
@@ -142,6 +136,12 @@ def run_local(settings: Settings, data_dir: Path, ports: Ports, es_hosts: str | 
         if not port_is_free(port):
             say(f"zoom-ingest local: port {port} ({name}) is in use; choose another with {name}")
             return 2
+    # Handled explicitly: started with `&`, Python would keep the shell's SIG_IGN for SIGINT. A
+    # handled signal is reset to the default in the children, so they can be stopped with it too.
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
     generated = authentication(settings, data_dir)
     if generated:
         say(

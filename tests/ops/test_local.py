@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from ops.cli import main
 from ops.local import NODE_DIRECTORIES, Ports, authentication, node_directory, port_is_free, write_private
 from ops.services import free_port
 from shared.config import load_settings
@@ -75,6 +77,19 @@ def test_a_home_the_node_user_cannot_enter_puts_its_files_elsewhere(tmp_path: Pa
         assert node_directory(data_dir) == directory  # the same one on the next start
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_a_port_in_use_is_named_with_the_flag_that_changes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["local", "--data-dir", str(tmp_path), "--redis-port", str(port)]) == 2
+    expected = f"port {port} (--redis-port) is in use; choose another with --redis-port"
+    assert expected in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []  # nothing started, nothing written
 
 
 class Output:
@@ -138,3 +153,33 @@ def test_readme_example_against_local_started_in_the_background(tmp_path: Path) 
     assert returncode == 0, str(output)
     for port in (ports.receiver, ports.elasticsearch, ports.redis, ports.metrics):
         assert port_is_free(port), f"port {port} still taken after SIGINT:\n{output}"
+
+
+def test_sigterm_stops_local_using_an_elasticsearch_of_yours(tmp_path: Path) -> None:
+    """With --es-hosts no node starts (the worker waits for the given one); SIGTERM stops the rest."""
+    ports = Ports(free_port(), free_port(), free_port(), free_port())
+    elasticsearch = f"http://127.0.0.1:{ports.elasticsearch}"  # nothing listens: the worker waits
+    command = [sys.executable, "-m", "ops.cli", "local", "--data-dir", str(tmp_path / "data")]
+    command += ["--port", str(ports.receiver), "--redis-port", str(ports.redis)]
+    command += ["--metrics-port", str(ports.metrics), "--es-hosts", elasticsearch]
+    local = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    output = Output(local)
+    try:
+        wait_for(lambda: "zoom-ingest is up" in str(output) or local.poll() is not None, 120, 0.2)
+        assert local.poll() is None, str(output)
+        assert f"documents in {elasticsearch}" in str(output)
+        settings = (tmp_path / "data" / "settings.env").read_text()
+        assert f"ZOOM_INGEST_ES_HOSTS={elasticsearch}" in settings
+        assert not (tmp_path / "data" / "elasticsearch").exists()
+        wait_for(lambda: not port_is_free(ports.metrics), 60, what="the worker's metrics port")
+    finally:
+        local.terminate()
+        try:
+            returncode = local.wait(120)
+        finally:
+            local.kill()
+    assert returncode == 0, str(output)
+    for port in (ports.receiver, ports.redis, ports.metrics):
+        assert port_is_free(port), f"port {port} still taken after SIGTERM:\n{output}"
