@@ -153,7 +153,7 @@ def run_local(settings: Settings, data_dir: Path, ports: Ports, es_hosts: str | 
     elasticsearch = None
     if es_hosts is None:
         elasticsearch = ElasticsearchNode(node_directory(data_dir), http_port=ports.elasticsearch, heap="1g")
-    children: list[subprocess.Popen[bytes]] = []
+    children: dict[str, subprocess.Popen[bytes]] = {}
     try:
         say(f"starting redis on {redis.url}")
         redis.start()
@@ -178,15 +178,13 @@ def run_local(settings: Settings, data_dir: Path, ports: Ports, es_hosts: str | 
         environment.update(stack)
         command = [sys.executable, "-m", "ops.cli"]
         worker = {env_name("metrics_port"): str(ports.metrics)}
-        children.append(subprocess.Popen([*command, "worker"], env=environment | worker))
-        children.append(subprocess.Popen([*command, "receiver"], env=environment))
+        children["worker"] = subprocess.Popen([*command, "worker"], env=environment | worker)
+        children["receiver"] = subprocess.Popen([*command, "receiver"], env=environment)
         # Polls Zoom's reports when ZOOM_INGEST_ZOOM_* are set; idles otherwise. Its metrics stay
         # off: the port is the worker's.
         poller = {env_name("metrics_port"): "0"}
-        children.append(subprocess.Popen([*command, "poll", "--if-configured"], env=environment | poller))
+        children["poller"] = subprocess.Popen([*command, "poll", "--if-configured"], env=environment | poller)
         wait_for_port(ports.receiver, 30)
-        if any(child.poll() is not None for child in children):
-            return 1
         host = settings.listen_host
         say(
             f"zoom-ingest is up: POST http://{host}:{ports.receiver}{settings.webhook_path} ; documents in "
@@ -194,8 +192,10 @@ def run_local(settings: Settings, data_dir: Path, ports: Ports, es_hosts: str | 
             f"settings for zoom-ingest status, replay and check: set -a; . {settings_path}; set +a\n"
             "Ctrl-C (SIGINT) or SIGTERM stops everything."
         )
-        while all(child.poll() is None for child in children):
+        while not (ended := [name for name, child in children.items() if child.poll() is not None]):
             time.sleep(0.5)
+        code = children[ended[0]].returncode
+        say(f"zoom-ingest local: the {ended[0]} exited with {code}; its lines above say why")
         return 1
     except ServiceError as error:
         say(f"zoom-ingest local: {error}")
@@ -206,9 +206,9 @@ def run_local(settings: Settings, data_dir: Path, ports: Ports, es_hosts: str | 
         # A second Ctrl-C or SIGTERM must not cut the clean-up short and leave servers running.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for child in children:
+        for child in children.values():
             child.send_signal(signal.SIGINT)
-        for child in children:
+        for child in children.values():
             try:
                 child.wait(30)
             except subprocess.TimeoutExpired:
