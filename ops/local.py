@@ -54,7 +54,10 @@ class Ports:
 
 
 def port_is_free(port: int) -> bool:
+    """Nothing listens on it. Connections of a stopped server lingering in TIME_WAIT do not count:
+    the servers themselves bind with SO_REUSEADDR, so a restart right after a stop must work."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
