@@ -200,7 +200,8 @@ def run_local(settings: Settings, data_dir: Path, ports: Ports, es_hosts: str | 
         code = children[ended[0]].returncode
         say(f"zoom-ingest local: the {ended[0]} exited with {code}; its lines above say why")
         return 1
-    except ServiceError as error:
+    except (ServiceError, OSError, subprocess.SubprocessError) as error:
+        # A server that cannot start (port, Java, mvn, files it cannot read): one line, not a trace.
         say(f"zoom-ingest local: {error}")
         return 1
     except KeyboardInterrupt:
