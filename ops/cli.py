@@ -306,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Before the settings load: invalid configuration is one of the things check reports.
             return run_check(lambda: _apply_flags(arguments), as_json=arguments.as_json, out=sys.stdout)
         settings = _apply_flags(arguments)
-        logs.configure(settings.log_level, settings.log_format)
+        logs.configure(settings.log_level, settings.log_format, arguments.command)
         if arguments.command == "local":
             ports = Ports(arguments.port, arguments.es_port, arguments.redis_port, arguments.metrics_port)
             return run_local(settings, arguments.data_dir, ports, arguments.local_es_hosts)

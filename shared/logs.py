@@ -21,18 +21,25 @@ _URL_PASSWORD = re.compile(r"://([^/@\s:]*):[^/\s]*@")
 # password=... in a URL's query (redis-py reads one from there)
 _QUERY_PASSWORD = re.compile(r"(?i)([?&]password=)[^&#\s]*")
 
-HUMAN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# ECS `service.name` of every line; `service.node.role` says which process wrote it.
+SERVICE_NAME = "zoom-ingest"
+# Fields ECS lines leave out: the process record and the unformatted message add nothing, and
+# uvicorn's `color_message` is its message again with terminal escapes in it.
+EXCLUDED_FIELDS = ["process", "log.original", "color_message"]
 
 
-def configure(level: str = "INFO", style: str = "auto") -> None:
-    """Route all logging (ours, uvicorn's, rq's, the Elasticsearch client's) to stderr in one format."""
+def configure(level: str = "INFO", style: str = "auto", role: str = "cli") -> None:
+    """Route all logging (ours, uvicorn's, rq's, the Elasticsearch client's) to stderr in one format,
+    each line naming the service and the process `role` (receiver, worker, poll, ...)."""
     if style == "auto":
         style = "human" if sys.stderr.isatty() else "ecs"
     handler = logging.StreamHandler(sys.stderr)
     if style == "ecs":
-        handler.setFormatter(ecs_logging.StdlibFormatter(exclude_fields=["process", "log.original"]))
+        service = {"service.name": SERVICE_NAME, "service.node.role": role}
+        handler.setFormatter(ecs_logging.StdlibFormatter(extra=service, exclude_fields=EXCLUDED_FIELDS))
     else:
-        handler.setFormatter(logging.Formatter(HUMAN_FORMAT))
+        # Several processes may share a terminal (`zoom-ingest local`): say which one speaks.
+        handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s {role} %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
