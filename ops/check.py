@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -29,6 +28,7 @@ from ops.check_replication import check_replication
 from ops.check_result import Result, fail, ok, warn
 from ops.check_zoom import check_zoom
 from ops.registry import REDIS_ERRORS, invalid_redis_url, redacted_url, redis_unreachable
+from receiver.server import tls_problem
 from shared.config import ConfigError, Settings, env_name
 from shared.connection import connect
 from shared.logs import redact, url_passwords
@@ -120,13 +120,7 @@ def _tls(settings: Settings) -> Result:
         return ok(
             "tls", "not set: the receiver serves HTTP (Zoom posts only to HTTPS: terminate TLS in front)"
         )
-    problem = _unreadable(certificate) or _unreadable(key)
-    if problem is None:
-        try:
-            # A password callback, not OpenSSL's prompt: an encrypted key fails instead of waiting.
-            ssl.create_default_context().load_cert_chain(certificate, key, password=lambda: b"")
-        except (ssl.SSLError, OSError) as error:
-            problem = f"the certificate and key do not load as a pair: {error}"
+    problem = _unreadable(certificate) or _unreadable(key) or tls_problem(certificate, key)
     fix = (
         f"set {env_name('tls_certfile')} and {env_name('tls_keyfile')} to a PEM chain and its unencrypted key"
     )

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 import httpx2
-from prometheus_client import start_http_server
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -31,6 +30,7 @@ from poller.streams import STREAMS
 from shared import queue
 from shared.config import Settings
 from shared.connection import connect
+from shared.monitoring import serve_metrics
 
 log = logging.getLogger("zoom_ingest.poller")
 
@@ -173,8 +173,6 @@ def run_poller(settings: Settings, *, idle_unconfigured: bool = False) -> int:
     connection = connect(settings, socket_timeout=30.0)
     poller = Poller(settings, connection)
     poller.install_signal_handlers()
-    if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr=settings.listen_host)
-        log.info("metrics on http://%s:%d/metrics", settings.listen_host, settings.metrics_port)
+    serve_metrics(settings)
     poller.run()
     return 0

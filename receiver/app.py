@@ -1,5 +1,6 @@
 """The receiver's ASGI application: the webhook path (receiver/webhook.py) beside a small Starlette
-app for everything else (health, readiness, metrics, and the 404s and 405s around them).
+app for everything else (health, readiness, and the 404s and 405s around them). Metrics are not
+served here but on the monitoring listener (receiver/server.py).
 
 Redis calls run in a worker thread so the event loop keeps accepting requests while one is in flight.
 """
@@ -18,7 +19,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from receiver.metrics import metrics
 from receiver.webhook import RETRY_LATER, WebhookEndpoint
 from shared.config import ConfigError, Settings, load_settings
 from shared.connection import connect
@@ -74,7 +74,6 @@ def create_app(settings: Settings | None = None, redis: Redis | None = None) -> 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readiness(redis), methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
     ]
     others = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     # Starlette would answer "/zoom-webhook/" with a redirect built from the client's Host header.

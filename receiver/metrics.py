@@ -1,17 +1,17 @@
-"""Prometheus metrics of the receiver, served on GET /metrics.
+"""Prometheus metrics of the receiver, served on the monitoring listener (ZOOM_INGEST_METRICS_PORT,
+shared/monitoring.py), never on the webhook port.
 
 With several uvicorn workers each process counts for itself; `serve` points them all at one
-PROMETHEUS_MULTIPROC_DIR and /metrics then adds them up (prometheus-client's multiprocess mode).
+PROMETHEUS_MULTIPROC_DIR and the listener, in the parent process, adds them up (prometheus-client's
+multiprocess mode).
 """
 
 from __future__ import annotations
 
 import os
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.multiprocess import MultiProcessCollector
-from starlette.requests import Request
-from starlette.responses import Response
 
 REQUESTS = Counter(
     "zoom_ingest_receiver_requests",
@@ -41,9 +41,11 @@ def count(outcome: str) -> None:
     counter.inc()
 
 
-async def metrics(request: Request) -> Response:
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry)
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def registry() -> CollectorRegistry:
+    """What a scrape reads: the sum over every uvicorn worker's files when they count into
+    PROMETHEUS_MULTIPROC_DIR, else this process's own counters."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return REGISTRY
+    combined = CollectorRegistry()
+    MultiProcessCollector(combined)
+    return combined

@@ -1,31 +1,68 @@
-"""Run the receiver under uvicorn: workers, TLS and connection limits set on purpose."""
+"""Run the receiver under uvicorn: workers, TLS and connection limits set on purpose, and the
+metrics on the monitoring listener rather than on the webhook port."""
 
 from __future__ import annotations
 
 import os
+import ssl
 import tempfile
+from pathlib import Path
 
 import uvicorn
 
+from receiver import metrics
 from receiver.app import Receiver, create_app
 from receiver.protocol import GuardedHttpToolsProtocol
 from shared import logs
-from shared.config import Settings, load_settings
+from shared.config import ConfigError, Settings, env_name, load_settings
+from shared.monitoring import serve_metrics
+
+ROLE = "receiver"
 
 
 def build() -> Receiver:
     """The app of one uvicorn worker process, configured from the environment."""
     settings = load_settings()
-    logs.configure(settings.log_level, settings.log_format)
+    logs.configure(settings.log_level, settings.log_format, ROLE)
     return create_app(settings)
+
+
+def tls_problem(certificate: Path, key: Path) -> str | None:
+    """Why HTTPS cannot be served with this certificate and key, in one line; None when they load."""
+    try:
+        # A password callback, not OpenSSL's prompt: an encrypted key fails instead of waiting.
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+            certificate, key, password=lambda: b""
+        )
+    except ssl.SSLError as error:
+        swapped = _holds(certificate, b"PRIVATE KEY-----") and _holds(key, b"-----BEGIN CERTIFICATE")
+        hint = f" ({env_name('tls_certfile')} holds the key and {env_name('tls_keyfile')} the certificate)"
+        return f"the certificate and key do not load as a pair: {error}" + (hint if swapped else "")
+    except OSError as error:
+        return f"{error.filename or certificate}: {error.strerror or error}"
+    return None
+
+
+def _holds(path: Path, marker: bytes) -> bool:
+    try:
+        return marker in path.read_bytes()
+    except OSError:
+        return False
 
 
 def serve(settings: Settings, workers: int = 1) -> None:
     # Fail here, with the settings error, before uvicorn forks workers that would each fail alone.
     create_app(settings)
+    if settings.tls_certfile is not None and settings.tls_keyfile is not None:
+        # uvicorn would end with OpenSSL's traceback; one line naming the settings says more.
+        problem = tls_problem(settings.tls_certfile, settings.tls_keyfile)
+        if problem is not None:
+            raise ConfigError(f"{env_name('tls_certfile')} / {env_name('tls_keyfile')}: {problem}")
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-        # Worker processes count into files here; /metrics in any of them sums them all.
+        # Worker processes count into files here; the listener below sums them all.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="zoom-ingest-metrics-")
+    # In this process (uvicorn's supervisor when there are several workers): one port, one sum.
+    serve_metrics(settings, metrics.registry())
     uvicorn.run(
         # Each uvicorn worker builds its own app from the (flag-updated) environment.
         "receiver.server:build",

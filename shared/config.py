@@ -89,7 +89,9 @@ class Settings(BaseSettings):
     # Every process
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "ecs", "human"] = "auto"
-    # Worker metrics (Prometheus) on this port; 0 = off. The receiver serves /metrics itself.
+    # Prometheus metrics of this process (shared/monitoring.py) on this address; port 0 = off. Apart
+    # from the receiver's webhook port, so /metrics never faces the internet.
+    metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=0, ge=0, le=65535)
 
     # Elasticsearch (worker)

@@ -1,8 +1,9 @@
-"""Prometheus metrics of a worker process, served on ZOOM_INGEST_METRICS_PORT when it is set."""
+"""Prometheus metrics of a worker process, served on ZOOM_INGEST_METRICS_PORT when it is set
+(shared/monitoring.py)."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Histogram
 
 INDEXED = Counter("zoom_ingest_events_indexed", "Events written to Elasticsearch")
 DUPLICATES = Counter(
@@ -25,7 +26,3 @@ LAG_SECONDS = Histogram(
     "Time from the receiver accepting an event to the worker having it indexed",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400),
 )
-
-
-def serve_metrics(host: str, port: int) -> None:
-    start_http_server(port, addr=host)

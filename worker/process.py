@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable
 
 from shared.connection import connect
+from shared.monitoring import serve_metrics
 from worker.batch import BatchWorker
 from worker.job import context
-from worker.metrics import serve_metrics
 from worker.sink import Sink, is_transient
 
 log = logging.getLogger("zoom_ingest.worker")
@@ -43,9 +43,7 @@ def run_worker(*, burst: bool = False) -> int:
     worker = BatchWorker(settings, connection, current.sink, current.options)
     # From here on SIGTERM/SIGINT mean "stop after the current step", even while still starting.
     worker.install_signal_handlers()
-    if settings.metrics_port:
-        serve_metrics(settings.listen_host, settings.metrics_port)
-        log.info("metrics on http://%s:%d/metrics", settings.listen_host, settings.metrics_port)
+    serve_metrics(settings)
     if not install_template_when_reachable(current.sink, lambda: worker.stopping):
         return 0
     log.info("index template installed; writing to data stream %s", settings.data_stream)

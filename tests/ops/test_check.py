@@ -359,6 +359,7 @@ def test_tls_files(
         (certificate, key, "OK", "and its key load"),
         (certificate, other_key, "FAIL", "do not load as a pair"),
         (not_pem, key, "FAIL", "do not load as a pair"),
+        (key, certificate, "FAIL", "ZOOM_INGEST_TLS_CERTFILE holds the key"),
     ]
     for certfile, keyfile, status, detail in cases:
         monkeypatch.setenv("ZOOM_INGEST_TLS_CERTFILE", str(certfile))
