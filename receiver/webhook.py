@@ -33,7 +33,14 @@ log = logging.getLogger("zoom_ingest.receiver")
 URL_VALIDATION_EVENT = "endpoint.url_validation"
 # Zoom ignores Retry-After today; other senders and proxies honour it.
 RETRY_AFTER_SECONDS = "5"
-OUTCOME_BY_REJECTION = {400: "bad_request", 401: "unauthorized", 415: "unsupported_media_type"}
+OUTCOME_BY_REJECTION = {
+    400: "bad_request",
+    401: "unauthorized",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+TOO_LARGE_REASON = "body larger than ZOOM_INGEST_MAX_BODY_BYTES"
 
 
 class Answer(NamedTuple):
@@ -57,8 +64,6 @@ def error_answer(status: int, message: str, outcome: str, headers: dict[str, str
 
 RETRY_LATER = {"Retry-After": RETRY_AFTER_SECONDS}
 QUEUED = json_answer(200, {"status": "queued"}, "accepted")
-METHOD_NOT_ALLOWED = error_answer(405, "Method Not Allowed", "method_not_allowed", {"Allow": "POST"})
-TOO_LARGE = error_answer(413, "body larger than ZOOM_INGEST_MAX_BODY_BYTES", "too_large")
 QUEUE_FULL = error_answer(503, "too many events waiting, retry later", "queue_full", RETRY_LATER)
 QUEUE_UNAVAILABLE = error_answer(503, "queue unavailable, retry later", "redis_unavailable", RETRY_LATER)
 # Stored on the primary only: answering 200 would promise more than holds (ZOOM_INGEST_ACK_REPLICAS).
@@ -173,18 +178,19 @@ class WebhookEndpoint:
     async def answer(self, scope: Scope, receive: Receive) -> tuple[Answer, int]:
         """The answer to one request, and how many bytes of its body were read."""
         if scope["method"] != "POST":
-            return METHOD_NOT_ALLOWED, 0
+            return self.reject(scope, 405, "Method Not Allowed", {"Allow": "POST"}), 0
         # The first of repeated headers counts, as with Starlette's Headers.get.
         headers = {
             name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(scope["headers"])
         }
         declared = declared_length(headers)
         if declared is not None and declared > self.max_body_bytes:
-            return TOO_LARGE, 0  # refused unread: no 100 Continue, nothing buffered
+            # Refused unread: no 100 Continue, nothing buffered.
+            return self.reject(scope, 413, TOO_LARGE_REASON, body_bytes=declared), 0
         try:
             body = await read_body(receive, self.max_body_bytes)
         except BodyTooLarge as refused:
-            return TOO_LARGE, refused.received
+            return self.reject(scope, 413, TOO_LARGE_REASON, body_bytes=refused.received), refused.received
         except ClientDisconnected as gone:
             return DISCONNECTED, gone.received
         return await self.accept(scope, headers, body), len(body)
@@ -229,13 +235,26 @@ class WebhookEndpoint:
             return self.reject(scope, 400, "URL validation without a payload.plainToken")
         return json_answer(200, crc_answer(plain_token, token), "url_validation")
 
-    def reject(self, scope: Scope, status: int, reason: str) -> Answer:
+    def reject(
+        self,
+        scope: Scope,
+        status: int,
+        reason: str,
+        headers: dict[str, str] | None = None,
+        body_bytes: int | None = None,
+    ) -> Answer:
+        """Every refusal on the webhook path: one log line (never the body), then the JSON answer.
+        `body_bytes`: the size declared or read so far, for a body refused as too large."""
         client = client_address(scope)
+        fields: dict[str, object] = {
+            "client.ip": client,
+            "http.request.method": scope["method"],
+            "http.response.status_code": status,
+            "event.reason": reason,
+        }
+        if body_bytes is not None:
+            fields["http.request.body.bytes"] = body_bytes
         log.warning(
-            "rejected webhook: status=%s reason=%s client=%s",
-            status,
-            reason,
-            client,
-            extra={"client.ip": client, "http.response.status_code": status, "event.reason": reason},
+            "rejected webhook: status=%s reason=%s client=%s", status, reason, client, extra=fields
         )
-        return error_answer(status, reason, OUTCOME_BY_REJECTION[status])
+        return error_answer(status, reason, OUTCOME_BY_REJECTION[status], headers)

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
+from typing import Any
 
 import httpx2
 from redis import Redis
 
-from ops.services import RedisServer
-from tests.support import TOKEN, event_body, running_receiver, service_environment, signed_headers
+from ops.services import RedisServer, free_port
+from tests.support import (
+    TOKEN,
+    event_body,
+    running,
+    running_receiver,
+    service_environment,
+    signed_headers,
+    wait_for,
+)
 
 
 def test_refusals_are_logged_as_ecs_with_reason_and_client_but_no_secrets(
@@ -64,3 +74,68 @@ def test_client_address_behind_a_trusted_proxy(
             assert httpx2.post(f"{url}/zoom-webhook", content=body, headers=headers).status_code == 401
         # Only a configured proxy may say who the client is; anyone else could forge the header.
         assert refusal_addresses(log) == [expected]
+
+
+def ecs_lines(log: Path) -> list[dict[str, Any]]:
+    """Every line of the log, each of which must be an ECS JSON object."""
+    lines = log.read_text().splitlines()
+    assert lines, "nothing logged"
+    for line in lines:
+        assert line.startswith("{"), f"not an ECS line: {line!r}"
+    return [json.loads(line) for line in lines]
+
+
+def test_every_receiver_line_is_ecs_with_service_and_role_uvicorns_own_included(tmp_path: Path) -> None:
+    """No Redis needed: these refusals come before any write."""
+    environment = service_environment(
+        f"redis://127.0.0.1:{free_port()}/0", "http://127.0.0.1:9", "default", log_format="ecs",
+        max_body_bytes="1024",
+    )  # fmt: skip
+    log = tmp_path / "receiver.log"
+    large = event_body(object={"blob": "private-payload-" * 100})
+    with running_receiver(environment, log) as url:
+        declared = httpx2.post(f"{url}/zoom-webhook", content=large, headers=signed_headers(large))
+        assert declared.status_code == 413
+        assert httpx2.get(f"{url}/zoom-webhook").status_code == 405
+    lines = ecs_lines(log)
+    for line in lines:
+        assert line["service"]["name"] == "zoom-ingest", line
+        assert line["service"]["node"]["role"] == "receiver", line
+        assert "color_message" not in line, line
+        assert "\x1b" not in json.dumps(line), line
+    loggers = {line["log"]["logger"] for line in lines}
+    assert {"uvicorn.error", "zoom_ingest.receiver"} <= loggers, loggers
+    assert any(line["message"].startswith("Uvicorn running on") for line in lines)
+
+    refusals = [line for line in lines if line["message"].startswith("rejected webhook")]
+    assert [refusal["http"]["response"]["status_code"] for refusal in refusals] == [413, 405]
+    too_large, not_allowed = refusals
+    assert too_large["log.level"] == "warning"
+    assert too_large["client"]["ip"] == "127.0.0.1"
+    assert too_large["event"]["reason"] == "body larger than ZOOM_INGEST_MAX_BODY_BYTES"
+    assert too_large["http"]["request"]["body"]["bytes"] == len(large)
+    assert not_allowed["http"]["request"]["method"] == "GET"
+    assert "private-payload" not in log.read_text()
+
+
+def test_each_process_names_its_role(tmp_path: Path) -> None:
+    """The poller without Zoom credentials idles: a process that logs without Redis."""
+    environment = service_environment("redis://unused", "http://127.0.0.1:9", "default", log_format="ecs")
+    log = tmp_path / "poll.log"
+    with running(["poll", "--if-configured"], environment, log) as poller:
+        wait_for(lambda: "the poller is off" in log.read_text(), what="the poller's first line")
+        poller.send_signal(signal.SIGTERM)
+        assert poller.wait(30) == 0
+    roles = {(line["service"]["name"], line["service"]["node"]["role"]) for line in ecs_lines(log)}
+    assert roles == {("zoom-ingest", "poll")}
+
+
+def test_human_lines_name_the_role_too(tmp_path: Path) -> None:
+    environment = service_environment("redis://unused", "http://127.0.0.1:9", "default", log_format="human")
+    log = tmp_path / "poll.log"
+    with running(["poll", "--if-configured"], environment, log) as poller:
+        wait_for(lambda: "the poller is off" in log.read_text(), what="the poller's first line")
+        poller.send_signal(signal.SIGTERM)
+        assert poller.wait(30) == 0
+    [line] = [line for line in log.read_text().splitlines() if "the poller is off" in line]
+    assert " INFO poll zoom_ingest.poller: the poller is off" in line
