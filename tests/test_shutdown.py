@@ -12,7 +12,9 @@ from redis import Redis
 from rq import Queue
 
 from ops.services import ElasticsearchNode, RedisServer, free_port, wait_for_port
+from shared.config import Settings
 from shared.queue import INFLIGHT_PREFIX, SERIALIZER
+from tests.faults import FaultProxy
 from tests.support import (
     count_documents,
     enqueue_directly,
@@ -22,6 +24,7 @@ from tests.support import (
     signed_headers,
     wait_for,
 )
+from worker.batch import stop_bound
 
 
 def test_worker_finishes_its_batch_on_sigterm(
@@ -45,6 +48,32 @@ def test_worker_finishes_its_batch_on_sigterm(
     assert in_flight == 0  # nothing left claimed by the stopped worker
     assert count_documents(es, namespace) + waiting == 5000  # every event indexed or still queued
     assert waiting > 0  # it stopped early rather than draining the queue first
+
+
+def test_worker_stops_within_its_bound_while_elasticsearch_refuses_and_gives_its_events_back(
+    tmp_path: Path, redis_server: RedisServer, redis: Redis, es_node: ElasticsearchNode, namespace: str
+) -> None:
+    """Retrying would go on for ZOOM_INGEST_ES_RETRY_SECONDS (240 s by default); a stop must not wait
+    for that (compose's stop_grace_period is set from stop_bound), and must fail nothing."""
+    enqueue_directly(
+        redis_server.url, [event_body("phone.callee_ended", object={"id": n}) for n in range(300)]
+    )
+    events = Queue("zoom-webhooks", connection=redis, serializer=SERIALIZER)
+    log = tmp_path / "worker.log"
+    # Every bulk request is answered 429, as by an overloaded cluster: the batch keeps retrying.
+    with FaultProxy(es_node.url, bulk_rejection_ratio=1.0) as proxy:
+        environment = service_environment(redis_server.url, proxy.url, namespace, batch_size="100")
+        with running(["worker"], environment, log) as worker:
+            wait_for(lambda: "retry 2 in" in log.read_text(), timeout=60, what="a batch retrying")
+            assert events.count < 300  # it holds claimed events
+            worker.send_signal(signal.SIGTERM)
+            settings = Settings(_env_file=None)  # type: ignore[call-arg]  # the timeout it runs with
+            assert settings.es_retry_seconds > stop_bound(settings)
+            assert worker.wait(stop_bound(settings)) == 0
+    assert events.count == 300  # every claimed event back on the queue
+    assert events.failed_job_registry.count == 0
+    assert sum(redis.llen(key) for key in redis.scan_iter(match=INFLIGHT_PREFIX + "*")) == 0
+    assert "claimed events back on the queue after stopping" in log.read_text()
 
 
 def test_receiver_answers_requests_in_flight_on_sigterm(

@@ -6,6 +6,11 @@ transform their events into documents (worker/job_state.py, worker/transform), h
 thread that sends its bulk request, and finish the previous batch: its outcomes and the release of
 its claims are one Redis transaction (worker/job_state.py). A document Elasticsearch refuses for
 good fails alone, with its reason, into RQ's failed registry.
+
+Asked to stop (SIGTERM, SIGINT), a worker takes nothing more, lets the bulk request under way end,
+and retries nothing: what it has not recorded goes back to the head of the queue. So a stop takes at
+most one Elasticsearch request (ZOOM_INGEST_ES_REQUEST_TIMEOUT_SECONDS) and a few seconds more
+(`stop_bound`), whatever ZOOM_INGEST_ES_RETRY_SECONDS is.
 """
 
 from __future__ import annotations
@@ -29,13 +34,23 @@ from shared import queue
 from shared.config import Settings
 from shared.queue import parse_iso_as_utc
 from worker import metrics
-from worker.claims import Claims
+from worker.claims import WAIT_SECONDS, Claims
 from worker.job import job_document
 from worker.job_state import JobState, QueuedEvent, read_or_restore
-from worker.sink import IndexingError, IndexOutcome, Sink
+from worker.sink import IndexingError, IndexOutcome, Interrupted, Sink
 from worker.transform import TransformOptions
 
 log = logging.getLogger("zoom_ingest.worker")
+
+# Beyond the request under way, what a stop may wait for: a claim waiting on an empty queue
+# (WAIT_SECONDS), transforming one batch, recording it and handing claims back (Redis round trips).
+STOP_MARGIN_SECONDS = WAIT_SECONDS + 8
+
+
+def stop_bound(settings: Settings) -> float:
+    """How long a worker may take to exit once asked to stop, Redis answering; a process manager's
+    grace period (compose's stop_grace_period) must be at least this."""
+    return settings.es_request_timeout_seconds + STOP_MARGIN_SECONDS
 
 
 @dataclass
@@ -108,6 +123,8 @@ class BatchWorker:
         self.heartbeat()
         # Retries can take a while; keep proving this worker is alive (only once it is registered).
         self.sink.while_waiting = self.heartbeat
+        # A stop ends them: the events go back to the queue instead (turn, and below).
+        self.sink.interrupted = lambda: self.stopping
         handled = 0
         pause = 1.0
         try:
@@ -118,12 +135,18 @@ class BatchWorker:
                     except RedisError as failure:
                         pause = self.wait_for_redis(failure, pause)
                         continue
+                    except Interrupted:
+                        self.in_bulk = None
+                        break
                     handled += finished
                     pause = 1.0
                     if done:
                         break
         finally:
             with contextlib.suppress(RedisError):
+                # Claimed and not recorded (a stop, or a failure): back to the head of the queue now
+                # rather than after ZOOM_INGEST_WORKER_TTL_SECONDS. Empty after a clean stop.
+                self.claims.return_own("stopping")
                 self.registration.register_death()
                 self.claims.end()
         return handled
@@ -142,11 +165,12 @@ class BatchWorker:
         if self.in_bulk is not None:
             finished = self.finish(self.in_bulk)
             self.in_bulk = None
-        if prepared is not None:
+        # A batch prepared when the stop came is not sent: still claimed, it goes back to the queue.
+        if prepared is not None and not self.stopping:
             self.registration.set_state("busy")
             prepared.indexing = bulk.submit(self.sink.index_many, prepared.documents)
             self.in_bulk = prepared
-        else:
+        elif not self.stopping:
             self.registration.set_state("idle")
             if burst and self.connection.llen(self.queue.key) == 0:
                 return finished, True
@@ -162,7 +186,9 @@ class BatchWorker:
                 self.in_bulk.outcomes()
             self.in_bulk = None
         log.warning("redis unavailable (%s), trying again in %.0fs", type(failure).__name__, pause)
-        time.sleep(pause)
+        end = time.monotonic() + pause
+        while not self.stopping and (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, 0.2))
         self.reclaiming = True
         return min(pause * 2, 30.0)
 
@@ -171,7 +197,7 @@ class BatchWorker:
         retried: shared/connection.py). Done once Redis answers again, on whichever server is
         primary by then, before anything else; a failure here leaves it to the next turn."""
         self.heartbeat()
-        self.claims.return_own()
+        self.claims.return_own("losing redis")
         self.reclaiming = False
 
     def prepare(self, ids: list[str]) -> Batch:

@@ -93,13 +93,13 @@ class Claims:
             if moved:
                 log.warning("returned %d events claimed by dead worker %s to the queue", moved, owner)
 
-    def return_own(self) -> None:
-        """After losing Redis mid-batch this worker cannot know what was recorded: it puts its own
-        claims back on the queue (re-indexing finds the written ones as duplicates). Raises the
-        RedisError of a Redis still away: the caller tries again."""
+    def return_own(self, why: str) -> None:
+        """Put this worker's claims back at the head of the queue: after losing Redis mid-batch (it
+        cannot know what was recorded), or when it stops with a batch unrecorded. Re-indexing finds
+        the written ones as duplicates. Raises the RedisError of a Redis still away."""
         moved = self.return_script(keys=[self.inflight, self.queue_key])
         if moved:
-            log.warning("put %d claimed events back on the queue after losing redis", moved)
+            log.warning("put %d claimed events back on the queue after %s", moved, why)
 
     def end(self) -> None:
         """This worker stops: it no longer counts as alive."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -70,6 +71,11 @@ class IndexingError(Exception):
 
 IndexOutcome = Literal["created", "duplicate"] | IndexingError
 Documents = Sequence[tuple[str, dict[str, Any]]]  # (_id, document)
+
+
+class Interrupted(Exception):
+    """The worker is stopping while Elasticsearch fails: the retries end early, and what the batch
+    wrote is unknown, so its events go back to the queue (re-indexing finds the written ones)."""
 
 
 class TransientItems(Exception):
@@ -163,6 +169,8 @@ class Sink:
         self.data_stream = settings.data_stream
         # Called while waiting between retries, so a worker keeps proving it is alive.
         self.while_waiting: Callable[[], None] = lambda: None
+        # True once the worker is stopping: no further attempt, and the pause before one ends early.
+        self.interrupted: Callable[[], bool] = lambda: False
 
     def retrying(self) -> Retrying:
         return Retrying(
@@ -171,8 +179,14 @@ class Sink:
             # Capped so a worker heartbeats (between attempts) well within its TTL.
             wait=wait_random_exponential(multiplier=0.5, max=10),
             before_sleep=self._before_sleep,
+            sleep=self._pause,
             reraise=True,
         )
+
+    def _pause(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not self.interrupted() and (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, 0.2))
 
     def _before_sleep(self, state: RetryCallState) -> None:
         _log_retry(state)
@@ -210,16 +224,20 @@ class Sink:
 
         Items Elasticsearch refuses for a transient reason (429, 503, ...) are retried with the whole
         request's retries; an item refused for good (mapping error, ...) gets its IndexingError while
-        the rest of its batch is written.
+        the rest of its batch is written. Raises Interrupted when the worker stops before a retry.
         """
         outcomes: list[IndexOutcome | None] = [None] * len(documents)
         pending = list(range(len(documents)))
         try:
             for attempt in self.retrying():
                 with attempt:
+                    if self.interrupted():
+                        raise Interrupted(f"stopping with {len(pending)} documents not written")
                     pending = self._bulk(documents, pending, outcomes)
                     if pending:
                         raise TransientItems(f"{len(pending)} documents refused for now")
+        except Interrupted:
+            raise
         except TransientItems:
             pass  # out of retries: each keeps the refusal it got last
         except Exception as failure:
