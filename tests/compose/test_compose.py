@@ -21,19 +21,18 @@ from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import yaml
 from redis import Redis
 from rq import SimpleWorker
-from starlette.testclient import TestClient
 
 from ops.cli import build_parser
-from ops.services import ES_VERSION, RedisServer, free_port
-from receiver.app import create_app
+from ops.services import ES_VERSION, RedisServer, free_port, wait_for_port
 from shared import queue
 from shared.config import ENV_PREFIX, Settings
+from tests.receiver.test_server import self_signed_certificate
+from tests.support import running, service_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = ROOT / "compose"
@@ -273,38 +272,57 @@ def test_unauthenticated_services_are_published_on_loopback_only(
 # --- receiver healthcheck -------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("clean_environment")
-def test_the_receiver_healthcheck_hits_the_real_healthz(services: dict[str, dict[str, Any]]) -> None:
-    receiver = services["receiver"]
-    code = python_code(receiver)
-    urls = re.findall(r"https?://[^'\"\s]+", code)
-    assert len(urls) == 1, code
-    url = urlsplit(urls[0])
-    assert url.path == "/healthz"
+RECEIVER_HEALTH_URL = re.compile(r"://127\.0\.0\.1:(?P<port>\d+)(?P<path>/[^'\"\s]*)")
 
+
+@pytest.mark.usefixtures("clean_environment")
+def test_the_receiver_healthcheck_targets_the_port_the_receiver_listens_on(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    receiver = services["receiver"]
+    targets = RECEIVER_HEALTH_URL.findall(python_code(receiver))
     settings = app_settings(receiver)
     assert settings.listen_host == "0.0.0.0"
-    assert url.port == settings.listen_port
+    assert targets == [(str(settings.listen_port), "/healthz")]
     # The published port forwards to the port the receiver listens on.
-    targets = [int(interpolate(str(port)).rsplit(":", 1)[-1]) for port in receiver["ports"]]
-    assert targets == [settings.listen_port]
+    published = [int(interpolate(str(port)).rsplit(":", 1)[-1]) for port in receiver["ports"]]
+    assert published == [settings.listen_port]
 
-    # Redis.from_url does not connect; /healthz never touches Redis.
-    app = create_app(settings, redis=Redis.from_url("redis://127.0.0.1:1/0"))
-    with TestClient(app) as client:
-        response = client.get(url.path)
-    assert response.status_code == 200
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_the_receiver_healthcheck_passes_on_a_running_receiver(
+    services: dict[str, dict[str, Any]], tmp_path: Path, tls: bool
+) -> None:
+    """Run as compose runs it, against a real receiver: HTTP, or HTTPS once TLS_* are passed on.
+    /healthz never touches Redis, so none is needed."""
+    port = free_port()
+    code = RECEIVER_HEALTH_URL.sub(
+        lambda match: f"://127.0.0.1:{port}{match['path']}", python_code(services["receiver"])
+    )
+    environment = service_environment(f"redis://127.0.0.1:{free_port()}/0", "http://127.0.0.1:9", "default")
+    if tls:
+        certificate, key = self_signed_certificate(tmp_path)
+        environment |= {"ZOOM_INGEST_TLS_CERTFILE": str(certificate), "ZOOM_INGEST_TLS_KEYFILE": str(key)}
+    check = {key: value for key, value in environment.items() if key != "ZOOM_INGEST_TLS_KEYFILE"}
+    assert run_healthcheck_with(code, check) != 0, "healthy with no receiver running"
+    with running(["receiver", "--port", str(port)], environment, tmp_path / "receiver.log"):
+        wait_for_port(port, 30)
+        assert run_healthcheck_with(code, check) == 0, (tmp_path / "receiver.log").read_text()
 
 
 # --- worker healthcheck, run for real -------------------------------------------------------------
 
 
-def run_healthcheck(code: str, redis_url: str) -> int:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(ENV_PREFIX)}
-    environment["ZOOM_INGEST_REDIS_URL"] = redis_url
+def run_healthcheck_with(code: str, environment: dict[str, str]) -> int:
     return subprocess.run(
         [sys.executable, "-c", code], env=environment, capture_output=True, timeout=60
     ).returncode
+
+
+def run_healthcheck(code: str, redis_url: str) -> int:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(ENV_PREFIX)}
+    environment["ZOOM_INGEST_REDIS_URL"] = redis_url
+    return run_healthcheck_with(code, environment)
 
 
 @pytest.fixture
@@ -478,7 +496,11 @@ VALIDATORS = {
 
 
 def run_compose(
-    tool: list[str], file: Path, *arguments: str, token: str | None
+    tool: list[str],
+    file: Path,
+    *arguments: str,
+    token: str | None,
+    env_file: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     environment = {
         key: value
@@ -488,8 +510,8 @@ def run_compose(
     if token is not None:
         environment["ZOOM_INGEST_SECRET_TOKENS"] = token
     return subprocess.run(
-        # --env-file /dev/null: a developer's compose/.env must not change the outcome.
-        [*tool, "--env-file", os.devnull, "-f", str(file), *arguments],
+        # --env-file /dev/null by default: a developer's compose/.env must not change the outcome.
+        [*tool, "--env-file", str(env_file or os.devnull), "-f", str(file), *arguments],
         env=environment,
         capture_output=True,
         text=True,
