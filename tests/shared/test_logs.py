@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import pytest
 from redis import Redis
 
 from ops.services import RedisServer, free_port
@@ -85,15 +86,19 @@ def ecs_lines(log: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines]
 
 
-def test_every_receiver_line_is_ecs_with_service_and_role_uvicorns_own_included(tmp_path: Path) -> None:
-    """No Redis needed: these refusals come before any write."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_receiver_line_is_ecs_with_service_and_role_uvicorns_own_included(
+    tmp_path: Path, workers: int
+) -> None:
+    """One process, or uvicorn's supervisor and the workers it spawns. No Redis needed: these
+    refusals come before any write."""
     environment = service_environment(
         f"redis://127.0.0.1:{free_port()}/0", "http://127.0.0.1:9", "default", log_format="ecs",
         max_body_bytes="1024",
     )  # fmt: skip
     log = tmp_path / "receiver.log"
     large = event_body(object={"blob": "private-payload-" * 100})
-    with running_receiver(environment, log) as url:
+    with running_receiver(environment, log, workers=workers) as url:
         declared = httpx2.post(f"{url}/zoom-webhook", content=large, headers=signed_headers(large))
         assert declared.status_code == 413
         assert httpx2.get(f"{url}/zoom-webhook").status_code == 405
@@ -108,6 +113,7 @@ def test_every_receiver_line_is_ecs_with_service_and_role_uvicorns_own_included(
     assert any(line["message"].startswith("Uvicorn running on") for line in lines)
 
     refusals = [line for line in lines if line["message"].startswith("rejected webhook")]
+    refusals.sort(key=lambda refusal: -refusal["http"]["response"]["status_code"])
     assert [refusal["http"]["response"]["status_code"] for refusal in refusals] == [413, 405]
     too_large, not_allowed = refusals
     assert too_large["log.level"] == "warning"
