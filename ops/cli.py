@@ -19,6 +19,7 @@ from ops.local import (
     DEFAULT_ES_PORT,
     DEFAULT_METRICS_PORT,
     DEFAULT_PORT,
+    DEFAULT_RECEIVER_METRICS_PORT,
     DEFAULT_REDIS_PORT,
     Ports,
     run_local,
@@ -238,6 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the worker's Prometheus metrics port (default {DEFAULT_METRICS_PORT})",
     )
     local.add_argument(
+        "--receiver-metrics-port",
+        type=int,
+        default=DEFAULT_RECEIVER_METRICS_PORT,
+        help=f"the receiver's Prometheus metrics port (default {DEFAULT_RECEIVER_METRICS_PORT})",
+    )
+    local.add_argument(
         "--es-hosts",
         dest="local_es_hosts",
         metavar="URLS",
@@ -308,7 +315,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _apply_flags(arguments)
         logs.configure(settings.log_level, settings.log_format, arguments.command)
         if arguments.command == "local":
-            ports = Ports(arguments.port, arguments.es_port, arguments.redis_port, arguments.metrics_port)
+            ports = Ports(
+                arguments.port,
+                arguments.es_port,
+                arguments.redis_port,
+                arguments.metrics_port,
+                arguments.receiver_metrics_port,
+            )
             return run_local(settings, arguments.data_dir, ports, arguments.local_es_hosts)
         if arguments.command == "receiver":
             from receiver.server import serve

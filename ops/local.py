@@ -39,6 +39,7 @@ DEFAULT_PORT = 8181
 DEFAULT_ES_PORT = 19200
 DEFAULT_REDIS_PORT = 16379
 DEFAULT_METRICS_PORT = 19090
+DEFAULT_RECEIVER_METRICS_PORT = 19091
 SETTINGS_FILE = "settings.env"
 TOKEN_FILE = "secret-token"
 # As root, the node's files go here when the data directory is in a home its user cannot enter.
@@ -51,6 +52,7 @@ class Ports:
     elasticsearch: int = DEFAULT_ES_PORT
     redis: int = DEFAULT_REDIS_PORT
     metrics: int = DEFAULT_METRICS_PORT
+    receiver_metrics: int = DEFAULT_RECEIVER_METRICS_PORT
 
 
 def port_is_free(port: int) -> bool:
@@ -133,6 +135,7 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 def run_local(settings: Settings, data_dir: Path, ports: Ports, es_hosts: str | None = None) -> int:
     wanted = {"--port": ports.receiver, "--redis-port": ports.redis, "--metrics-port": ports.metrics}
+    wanted["--receiver-metrics-port"] = ports.receiver_metrics
     if es_hosts is None:
         wanted["--es-port"] = ports.elasticsearch
     for name, port in wanted.items():
@@ -182,16 +185,19 @@ def run_local(settings: Settings, data_dir: Path, ports: Ports, es_hosts: str | 
         command = [sys.executable, "-m", "ops.cli"]
         worker = {env_name("metrics_port"): str(ports.metrics)}
         children["worker"] = subprocess.Popen([*command, "worker"], env=environment | worker)
-        children["receiver"] = subprocess.Popen([*command, "receiver"], env=environment)
+        # The receiver's metrics are on a monitoring listener of their own, never the webhook port.
+        receiver = {env_name("metrics_port"): str(ports.receiver_metrics)}
+        children["receiver"] = subprocess.Popen([*command, "receiver"], env=environment | receiver)
         # Polls Zoom's reports when ZOOM_INGEST_ZOOM_* are set; idles otherwise. Its metrics stay
-        # off: the port is the worker's.
+        # off: one process per port.
         poller = {env_name("metrics_port"): "0"}
         children["poller"] = subprocess.Popen([*command, "poll", "--if-configured"], env=environment | poller)
         wait_for_port(ports.receiver, 30)
-        host = settings.listen_host
+        host, monitoring = settings.listen_host, settings.metrics_host
         say(
             f"zoom-ingest is up: POST http://{host}:{ports.receiver}{settings.webhook_path} ; documents in "
-            f"{stack[env_name('es_hosts')]} ; worker metrics on http://{host}:{ports.metrics}/metrics\n"
+            f"{stack[env_name('es_hosts')]} ; metrics of the worker on http://{monitoring}:{ports.metrics}"
+            f"/metrics, of the receiver on http://{monitoring}:{ports.receiver_metrics}/metrics\n"
             f"settings for zoom-ingest status, replay and check: set -a; . {settings_path}; set +a\n"
             "Ctrl-C (SIGINT) or SIGTERM stops everything."
         )

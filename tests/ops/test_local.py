@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -109,13 +110,13 @@ def test_readme_example_against_local_started_in_the_background(tmp_path: Path) 
     """As `zoom-ingest local &` runs (SIGINT ignored), from a directory only root may enter, on
     ports of its own: the README's example finds its document, `status` and `check` beside it pass
     with the settings file, and SIGINT stops every process."""
-    ports = Ports(free_port(), free_port(), free_port(), free_port())
+    ports = Ports(*(free_port() for _ in range(5)))
     workdir = tmp_path / "clone"
     workdir.mkdir(mode=0o700)
     (workdir / ".venv").symlink_to(sys.prefix)
     command = [sys.executable, "-m", "ops.cli", "local", "--port", str(ports.receiver)]
     command += ["--es-port", str(ports.elasticsearch), "--redis-port", str(ports.redis)]
-    command += ["--metrics-port", str(ports.metrics)]
+    command += ["--metrics-port", str(ports.metrics), "--receiver-metrics-port", str(ports.receiver_metrics)]
     local = subprocess.Popen(
         command,
         cwd=workdir,
@@ -143,6 +144,13 @@ def test_readme_example_against_local_started_in_the_background(tmp_path: Path) 
             assert re.search(f"^{line}$", example.stdout, re.MULTILINE), example.stdout
         assert re.search(r"\d+ ok, \d+ warnings?, 0 failures", example.stdout), example.stdout  # check
         assert "FAIL" not in example.stdout
+        # Both processes' metrics, each on its own monitoring port, none on the webhook port.
+        for port, metric in (
+            (ports.metrics, "zoom_ingest_events_indexed"),
+            (ports.receiver_metrics, "zoom_ingest_receiver"),
+        ):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+                assert metric in answer.read().decode(), port
     finally:
         local.send_signal(signal.SIGINT)
         try:
@@ -151,17 +159,18 @@ def test_readme_example_against_local_started_in_the_background(tmp_path: Path) 
             local.kill()
             shutil.rmtree(node_directory(workdir / ".local"), ignore_errors=True)
     assert returncode == 0, str(output)
-    for port in (ports.receiver, ports.elasticsearch, ports.redis, ports.metrics):
+    for port in (ports.receiver, ports.elasticsearch, ports.redis, ports.metrics, ports.receiver_metrics):
         assert port_is_free(port), f"port {port} still taken after SIGINT:\n{output}"
 
 
 def test_sigterm_stops_local_using_an_elasticsearch_of_yours(tmp_path: Path) -> None:
     """With --es-hosts no node starts (the worker waits for the given one); SIGTERM stops the rest."""
-    ports = Ports(free_port(), free_port(), free_port(), free_port())
+    ports = Ports(*(free_port() for _ in range(5)))
     elasticsearch = f"http://127.0.0.1:{ports.elasticsearch}"  # nothing listens: the worker waits
     command = [sys.executable, "-m", "ops.cli", "local", "--data-dir", str(tmp_path / "data")]
     command += ["--port", str(ports.receiver), "--redis-port", str(ports.redis)]
-    command += ["--metrics-port", str(ports.metrics), "--es-hosts", elasticsearch]
+    command += ["--metrics-port", str(ports.metrics), "--receiver-metrics-port", str(ports.receiver_metrics)]
+    command += ["--es-hosts", elasticsearch]
     local = subprocess.Popen(
         command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -181,5 +190,5 @@ def test_sigterm_stops_local_using_an_elasticsearch_of_yours(tmp_path: Path) -> 
         finally:
             local.kill()
     assert returncode == 0, str(output)
-    for port in (ports.receiver, ports.redis, ports.metrics):
+    for port in (ports.receiver, ports.redis, ports.metrics, ports.receiver_metrics):
         assert port_is_free(port), f"port {port} still taken after SIGTERM:\n{output}"
