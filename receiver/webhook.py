@@ -254,7 +254,5 @@ class WebhookEndpoint:
         }
         if body_bytes is not None:
             fields["http.request.body.bytes"] = body_bytes
-        log.warning(
-            "rejected webhook: status=%s reason=%s client=%s", status, reason, client, extra=fields
-        )
+        log.warning("rejected webhook: status=%s reason=%s client=%s", status, reason, client, extra=fields)
         return error_answer(status, reason, OUTCOME_BY_REJECTION[status], headers)
