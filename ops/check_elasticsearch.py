@@ -19,8 +19,9 @@ from elasticsearch import ConnectionTimeout as ESConnectionTimeout
 from ops.check_result import Result, fail, ok, warn
 from ops.registry import redacted_url
 from shared.config import Settings, env_name
+from worker.reasons import describe
 from worker.report_template import report_dataset
-from worker.sink import build_client, describe
+from worker.sink import build_client
 from worker.template import (
     INDEX_PATTERN,
     LEGACY_NAME,

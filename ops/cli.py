@@ -24,6 +24,7 @@ from ops.local import (
     Ports,
     run_local,
 )
+from ops.selection import add_selection_arguments, chosen_by
 from shared import logs
 from shared.config import ConfigError, Settings, env_name, load_settings
 from shared.reports import STREAMS
@@ -162,27 +163,37 @@ def build_parser() -> argparse.ArgumentParser:
         "with AND; without any, nothing is requeued unless --all is given.",
     )
     _add_flags(replay, SETTING_FLAGS)
-    replay.add_argument("job_ids", nargs="*", metavar="JOB_ID", help="failed job ids to requeue")
-    replay.add_argument(
-        "--all", dest="replay_all", action="store_true", help="every failed job (other criteria still apply)"
+    add_selection_arguments(replay, "requeue")
+
+    failed = commands.add_parser(
+        "failed",
+        help="one failed event in full (show), or discard failed events",
+        description="Look at failed events one at a time and discard the ones that should not be "
+        "replayed. `replay` puts them back on the queue instead.",
     )
-    replay.add_argument(
-        "--event",
-        dest="events",
-        action="append",
-        default=[],
-        metavar="PREFIX",
-        help="event type prefix, e.g. 'meeting.' or 'user.created' (repeat for several)",
+    failed_commands = failed.add_subparsers(dest="failed_command", required=True, metavar="ACTION")
+    show = failed_commands.add_parser(
+        "show",
+        help="a failed event's complete reason and raw body",
+        description="Print one failed event: its event type, receive and failure times, the complete "
+        "failure reason as recorded (Elasticsearch's, values included) and the raw body as received. "
+        "Read-only. Exit code 1 when the id is not in the failed registry.",
     )
-    replay.add_argument(
-        "--since", metavar="WHEN", help="received at or after WHEN (ISO-8601 date or time; naive = UTC)"
+    _add_flags(show, SETTING_FLAGS)
+    show.add_argument("job_id", metavar="JOB_ID", help="a failed job id (status, replay --dry-run list them)")
+    shown = show.add_mutually_exclusive_group()
+    shown.add_argument("--json", dest="as_json", action="store_true", help="one JSON object on stdout")
+    shown.add_argument(
+        "--body", dest="body_only", action="store_true", help="only the raw body (e.g. for `transform`)"
     )
-    replay.add_argument(
-        "--until", metavar="WHEN", help="received at or before WHEN (a bare date includes that whole day)"
+    discard = failed_commands.add_parser(
+        "discard",
+        help="delete failed events (all, by id, by event type, by receive time)",
+        description="Delete failed events for good, with the selection `replay` takes, each with a "
+        "log line. Criteria combine with AND; without any, nothing is discarded unless --all is given.",
     )
-    replay.add_argument(
-        "--dry-run", action="store_true", help="list what would be requeued and change nothing"
-    )
+    _add_flags(discard, SETTING_FLAGS)
+    add_selection_arguments(discard, "discard")
 
     status = commands.add_parser(
         "status",
@@ -338,17 +349,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif arguments.command == "replay":
             from ops.replay import run_replay
 
-            return run_replay(
-                settings,
-                arguments.job_ids,
-                events=arguments.events,
-                since=arguments.since,
-                until=arguments.until,
-                everything=arguments.replay_all,
-                dry_run=arguments.dry_run,
-                out=sys.stdout,
-                err=sys.stderr,
-            )
+            return run_replay(settings, chosen_by(arguments), out=sys.stdout, err=sys.stderr)
+        elif arguments.command == "failed":
+            from ops.failed import run_discard, run_show
+
+            if arguments.failed_command == "show":
+                shown = {"as_json": arguments.as_json, "body_only": arguments.body_only}
+                return run_show(settings, arguments.job_id, **shown, out=sys.stdout, err=sys.stderr)
+            return run_discard(settings, chosen_by(arguments), out=sys.stdout, err=sys.stderr)
         elif arguments.command == "status":
             from ops.status import run_status
 

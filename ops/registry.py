@@ -4,9 +4,9 @@ by the hundred, receive times, and naming Redis in messages without its password
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import IO, TypeVar
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -64,6 +64,23 @@ def open_queue(settings: Settings) -> tuple[Redis, Queue]:
     """Raises ValueError for a URL redis-py cannot use; connection errors surface on first use."""
     connection = connect(settings)
     return connection, event_queue(settings, connection)
+
+
+def on_queue(settings: Settings, err: IO[str], work: Callable[[Redis, Queue], int]) -> int:
+    """Run `work` on the queue and return its exit code; 2 for a URL redis-py cannot use, 1 when
+    Redis cannot be reached (one line on `err`, without the password)."""
+    try:
+        connection, queue = open_queue(settings)
+    except ValueError as error:
+        print(f"zoom-ingest: {invalid_redis_url(settings, error)}", file=err)
+        return 2
+    try:
+        return work(connection, queue)
+    except REDIS_ERRORS as error:
+        print(f"zoom-ingest: {redis_unreachable(settings, error)}", file=err)
+        return 1
+    finally:
+        connection.close()
 
 
 def chunks(items: Sequence[T], size: int = BATCH) -> Iterator[Sequence[T]]:

@@ -17,16 +17,7 @@ from redis import Redis
 from rq import Queue, Worker
 from rq.registry import StartedJobRegistry
 
-from ops.registry import (
-    REDIS_ERRORS,
-    failure_reason,
-    failure_strings,
-    fetch_jobs,
-    invalid_redis_url,
-    open_queue,
-    received_at,
-    redis_unreachable,
-)
+from ops.registry import failure_reason, failure_strings, fetch_jobs, on_queue, received_at
 from poller.state import StreamStatus, read_status
 from shared.config import Settings
 from shared.queue import SERIALIZER, inflight_keys, living
@@ -55,6 +46,8 @@ class QueueStatus:
     in_progress: int = 0
     failed: int = 0
     failed_by_reason: list[tuple[str, int]] = field(default_factory=list)
+    # One job id per reason: its whole reason and body are `zoom-ingest failed show <id>`.
+    failed_examples: dict[str, str] = field(default_factory=dict)
     oldest_waiting_seconds: float | None = None
     workers: list[WorkerInfo] = field(default_factory=list)
     # In-flight lists of workers that are no longer alive: their jobs go back to the queue when
@@ -70,7 +63,8 @@ class QueueStatus:
             "in_progress": self.in_progress,
             "failed": self.failed,
             "failed_by_reason": [
-                {"reason": reason, "count": count} for reason, count in self.failed_by_reason
+                {"reason": reason, "count": count, "example_job_id": self.failed_examples.get(reason)}
+                for reason, count in self.failed_by_reason
             ],
             "oldest_waiting_seconds": self.oldest_waiting_seconds,
             "workers": len(self.workers),
@@ -101,7 +95,11 @@ def collect_status(connection: Redis, queue: Queue, now: float | None = None) ->
 
     failed_ids = queue.failed_job_registry.get_job_ids(cleanup=False)
     status.failed = len(failed_ids)
-    reasons = Counter(failure_reason(text) for text in failure_strings(connection, failed_ids))
+    reasons: Counter[str] = Counter()
+    for job_id, text in zip(failed_ids, failure_strings(connection, failed_ids), strict=True):
+        reason = failure_reason(text)
+        reasons[reason] += 1
+        status.failed_examples.setdefault(reason, job_id)
     status.failed_by_reason = reasons.most_common(TOP_REASONS)
 
     # Live as the workers themselves judge it when returning a dead worker's claims: RQ keeps a
@@ -179,6 +177,8 @@ def render_text(status: QueueStatus, verbose: bool = False) -> str:
         shown = sum(count for _, count in status.failed_by_reason)
         if shown < status.failed:
             lines.append(f"{'':<{width}}{status.failed - shown:>{count_width}}  (other reasons)")
+        example = status.failed_examples.get(status.failed_by_reason[0][0])
+        lines.append(f"{'':<{width}}whole reason and body: zoom-ingest failed show {example or 'JOB_ID'}")
     lines.append(f"{'workers':<{width}}{len(status.workers)}")
     if verbose and status.workers:
         name_width = max(len(worker.name) for worker in status.workers)
@@ -207,20 +207,12 @@ def _shorten(owners: dict[str, int], limit: int = 5) -> Iterable[str]:
 
 
 def run_status(settings: Settings, *, as_json: bool, verbose: bool, out: IO[str], err: IO[str]) -> int:
-    try:
-        connection, queue = open_queue(settings)
-    except ValueError as error:
-        print(f"zoom-ingest: {invalid_redis_url(settings, error)}", file=err)
-        return 2
-    try:
+    def work(connection: Redis, queue: Queue) -> int:
         status = collect_status(connection, queue)
-    except REDIS_ERRORS as error:
-        print(f"zoom-ingest: {redis_unreachable(settings, error)}", file=err)
-        return 1
-    finally:
-        connection.close()
-    if as_json:
-        out.write(json.dumps(status.as_json(), ensure_ascii=False) + "\n")
-    else:
-        out.write(render_text(status, verbose))
-    return 0
+        if as_json:
+            out.write(json.dumps(status.as_json(), ensure_ascii=False) + "\n")
+        else:
+            out.write(render_text(status, verbose))
+        return 0
+
+    return on_queue(settings, err, work)

@@ -12,7 +12,8 @@ from rq import SimpleWorker
 from rq.job import Job, JobStatus
 
 from ops.cli import main
-from ops.replay import LARGE_REPLAY, Progress, SelectionError, build_selection, parse_moment
+from ops.progress import LARGE_RUN, Progress
+from ops.selection import SelectionError, build_selection, parse_moment
 from ops.services import RedisServer, free_port
 from shared import queue
 from shared.config import Settings, load_settings
@@ -269,8 +270,8 @@ class Terminal(io.StringIO):
 
 def test_progress_only_on_a_terminal_or_for_large_replays() -> None:
     quiet = io.StringIO()
-    progress = Progress(LARGE_REPLAY, quiet, "requeueing")
-    progress.advance(LARGE_REPLAY)
+    progress = Progress(LARGE_RUN, quiet, "requeueing")
+    progress.advance(LARGE_RUN)
     progress.close()
     assert quiet.getvalue() == ""
 

@@ -185,11 +185,15 @@ def test_failed_jobs_grouped_by_reason(
     assert "Traceback" not in reasons[0]["reason"]
     assert reasons[1]["reason"] == "IndexingError: mapper_parsing_exception: failed to parse [user.id]"
     assert reasons[2]["reason"] == "IndexingError: version_conflict_engine_exception"
+    # Each reason names one of its jobs, whose whole reason `failed show` prints.
+    assert reasons[1]["example_job_id"] in {job.id for job in refused}
+    assert reasons[2]["example_job_id"] == other.id
 
     assert main(["status"]) == 0
     text = capsys.readouterr().out
     assert "failed          6\n" in text
     assert "                2  IndexingError: mapper_parsing_exception: failed to parse [user.id]\n" in text
+    assert f"whole reason and body: zoom-ingest failed show {reasons[0]['example_job_id']}\n" in text
 
 
 def test_registered_worker_is_counted_and_listed(
