@@ -133,7 +133,7 @@ def test_redis_crash_mid_stream_loses_no_acknowledged_event(
     assert failed(redis) == 0
 
 
-def test_elasticsearch_down_for_a_minute_then_backlog_drains(
+def test_elasticsearch_down_past_the_retry_time_fails_nothing_and_the_backlog_drains(
     tmp_path: Path,
     redis_server: RedisServer,
     redis: Redis,
@@ -141,18 +141,26 @@ def test_elasticsearch_down_for_a_minute_then_backlog_drains(
     es: Elasticsearch,
     namespace: str,
 ) -> None:
-    environment = service_environment(redis_server.url, es_node.url, namespace)
-    with running(["worker"], environment, tmp_path / "worker.log"):
-        enqueue_directly(redis_server.url, stream(500, "meeting.participant_left")[:250])
-        wait_for(lambda: count_documents(es, namespace) == 250, timeout=60, what="the first events")
+    """Down for about six times ZOOM_INGEST_ES_RETRY_SECONDS while events keep coming: the worker
+    puts its batch back on the queue and waits for Elasticsearch instead of failing events."""
+    environment = service_environment(redis_server.url, es_node.url, namespace, es_retry_seconds="5")
+    events = stream(600, "meeting.participant_left")
+    log = tmp_path / "worker.log"
+    with running(["worker"], environment, log):
+        enqueue_directly(redis_server.url, events[:150])
+        wait_for(lambda: count_documents(es, namespace) == 150, timeout=60, what="the first events")
         es_node.stop()
         try:
-            enqueue_directly(redis_server.url, stream(500, "meeting.participant_left")[250:])
-            threading.Event().wait(60)
+            for start in range(150, 600, 150):  # still arriving during the outage
+                enqueue_directly(redis_server.url, events[start : start + 150])
+                threading.Event().wait(10)
+            assert "events back on the queue, taking no more until it answers" in log.read_text()
             assert failed(redis) == 0
         finally:
             es_node.start()
-        wait_for(lambda: count_documents(es, namespace) == 500, timeout=240, what="the backlog")
+        wait_for(lambda: count_documents(es, namespace) == 600, timeout=240, what="the backlog")
+        wait_for(lambda: drained(redis), what="the queue to drain")
+        assert "elasticsearch answers again" in log.read_text()
     assert failed(redis) == 0
 
 

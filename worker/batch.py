@@ -11,6 +11,10 @@ Asked to stop (SIGTERM, SIGINT), a worker takes nothing more, lets the bulk requ
 and retries nothing: what it has not recorded goes back to the head of the queue. So a stop takes at
 most one Elasticsearch request (ZOOM_INGEST_ES_REQUEST_TIMEOUT_SECONDS) and a few seconds more
 (`stop_bound`), whatever ZOOM_INGEST_ES_RETRY_SECONDS is.
+
+While Elasticsearch is unavailable nothing fails: a batch it has not taken after
+ZOOM_INGEST_ES_RETRY_SECONDS of retries goes back to the head of the queue with the batch claimed
+meanwhile, and the worker takes no more events until Elasticsearch answers again.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from worker.sink import IndexingError, IndexOutcome, Interrupted, Sink
 from worker.transform import TransformOptions
 
 log = logging.getLogger("zoom_ingest.worker")
+UNKNOWN_EVENT = "(unknown event)"
 
 # Beyond the request under way, what a stop may wait for: a claim waiting on an empty queue
 # (WAIT_SECONDS), transforming one batch, recording it and handing claims back (Redis round trips).
@@ -98,6 +103,9 @@ class BatchWorker:
         self.in_bulk: Batch | None = None
         # Set when Redis failed mid-turn: this worker's claims go back to the queue before it goes on.
         self.reclaiming = False
+        # Set when a batch went back to the queue because Elasticsearch stayed unavailable: no more
+        # claims until it answers.
+        self.paused = False
 
     def heartbeat(self) -> None:
         with self.connection.pipeline() as pipe:
@@ -156,15 +164,19 @@ class BatchWorker:
         the events finished and, with burst, whether the queue is done."""
         if self.reclaiming:
             self.reclaim()
+        if self.paused:
+            self.wait_for_elasticsearch()
         self.claims.return_orphans()
         # Block for new events only when there is nothing else to do.
         wait = not burst and self.in_bulk is None
-        ids = [] if self.stopping else self.claims.claim(self.settings.batch_size, wait)
+        ids = [] if self.stopping or self.paused else self.claims.claim(self.settings.batch_size, wait)
         prepared = self.prepare(ids) if ids else None
         finished = 0
         if self.in_bulk is not None:
             finished = self.finish(self.in_bulk)
             self.in_bulk = None
+            if self.paused:
+                prepared = None  # back on the queue with the batch that was not written
         # A batch prepared when the stop came is not sent: still claimed, it goes back to the queue.
         if prepared is not None and not self.stopping:
             self.registration.set_state("busy")
@@ -172,7 +184,7 @@ class BatchWorker:
             self.in_bulk = prepared
         elif not self.stopping:
             self.registration.set_state("idle")
-            if burst and self.connection.llen(self.queue.key) == 0:
+            if burst and (self.paused or self.connection.llen(self.queue.key) == 0):
                 return finished, True
         self.heartbeat()
         return finished, False
@@ -200,6 +212,23 @@ class BatchWorker:
         self.claims.return_own("losing redis")
         self.reclaiming = False
 
+    def wait_for_elasticsearch(self) -> None:
+        """Take no events until Elasticsearch answers (or the worker is stopped), proving this
+        worker alive meanwhile. Any answer counts, a refusal too: only connection failures and
+        transient statuses mean it is still away."""
+        started = time.monotonic()
+        pause = 1.0
+        while not self.stopping:
+            self.heartbeat()
+            if self.sink.answers():
+                waited = time.monotonic() - started
+                log.info("elasticsearch answers again after %.0fs: taking events again", waited)
+                self.paused = False
+                metrics.PAUSED.set(0)
+                return
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
     def prepare(self, ids: list[str]) -> Batch:
         """Read and transform claimed events; the bulk request is sent by the caller."""
         events = read_or_restore(self.connection, ids)
@@ -216,29 +245,75 @@ class BatchWorker:
 
     def finish(self, batch: Batch) -> int:
         """Wait for the batch's bulk request, then record every outcome and release the batch's
-        claims in one transaction. Returns events handled."""
+        claims in one transaction. Events Elasticsearch was unavailable for go back to the queue
+        instead, with every claim taken since, and claiming pauses. Returns events handled."""
         outcomes = batch.outcomes()
         now = datetime.now(UTC)
-        failures: list[tuple[QueuedEvent, str]] = []
+        failures: list[tuple[QueuedEvent, IndexingError]] = []
+        unwritten: list[str] = []
         finished: list[QueuedEvent] = []
         for event, outcome in zip(batch.events, outcomes, strict=True):
-            if isinstance(outcome, IndexingError):
-                log.warning("event %s failed: %s", event.job_id, outcome)
-                metrics.FAILED.labels(outcome.kind).inc()
-                failures.append((event, f"{type(outcome).__name__}: {outcome}"))
+            if isinstance(outcome, IndexingError) and outcome.transient:
+                unwritten.append(event.job_id)
+            elif isinstance(outcome, IndexingError):
+                failures.append((event, outcome))
             else:
                 (metrics.INDEXED if outcome == "created" else metrics.DUPLICATES).inc()
                 metrics.LAG_SECONDS.observe((now - parse_iso_as_utc(event.args[1])).total_seconds())
                 finished.append(event)
         with self.connection.pipeline(transaction=True) as pipe:
-            self.job_state.fail(pipe, failures)
+            reasons = [(event, f"{type(error).__name__}: {error}") for event, error in failures]
+            event_types = self.job_state.fail(pipe, reasons)
             self.job_state.finish(pipe, finished, batch.claimed_at, now)
-            self.claims.release(pipe, batch.claimed)
+            if unwritten:
+                self.claims.give_back(pipe, batch.claimed, unwritten)
+            else:
+                self.claims.release(pipe, batch.claimed)
             pipe.execute()
+        for (event, error), event_type in zip(failures, event_types, strict=True):
+            log_failure(event.job_id, event_type, error)
+        if unwritten:
+            self.pause(len(unwritten))
         log.info(
-            "batch of %d: %d indexed or already there, %d failed",
+            "batch of %d: %d indexed or already there, %d failed, %d back on the queue",
             len(batch.events),
             len(finished),
             len(failures),
+            len(unwritten),
         )
-        return len(batch.events)
+        return len(batch.events) - len(unwritten)
+
+    def pause(self, returned: int) -> None:
+        """After a batch went back to the queue: no claims until Elasticsearch answers (the batch
+        claimed meanwhile went back with it and must not be sent)."""
+        metrics.RETURNED.inc(returned)
+        self.paused = True
+        if self.stopping:
+            log.info("stopping: %d events not written yet are back on the queue", returned)
+            return
+        log.warning(
+            "elasticsearch unavailable for %ds: %d events back on the queue, taking no more until it answers",
+            self.settings.es_retry_seconds,
+            returned,
+        )
+        metrics.PAUSED.set(1)
+
+
+def log_failure(job_id: str, event_type: str | None, error: IndexingError) -> None:
+    """One line per event that went to the failed registry: its type and Elasticsearch's reason
+    with the document's values masked (the registry keeps them: `zoom-ingest failed show`)."""
+    event = event_type or UNKNOWN_EVENT
+    metrics.FAILED.labels(error.kind).inc()
+    log.warning(
+        "event %s (%s) failed: %s",
+        job_id,
+        event,
+        error.masked,
+        extra={
+            "event.id": job_id,
+            "event.action": event,
+            "event.outcome": "failure",
+            "error.type": error.error_type,
+            "error.message": error.masked,
+        },
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 from redis import Redis
 from redis.client import Pipeline
@@ -73,6 +74,15 @@ class Claims:
         """Let go of the `count` oldest claims (a finished batch's; the next batch's, claimed
         meanwhile, stay claimed)."""
         pipe.ltrim(self.inflight, count, -1)
+
+    def give_back(self, pipe: Pipeline, count: int, unwritten: Sequence[str]) -> None:
+        """Elasticsearch stayed unavailable: let go of the `count` oldest claims (a batch's) and put
+        its `unwritten` ids back at the head of the queue, followed by every claim taken since (the
+        next batch, not sent), in claim order: they are taken again once Elasticsearch answers."""
+        pipe.ltrim(self.inflight, count, -1)
+        self.return_script(keys=[self.inflight, self.queue_key], client=pipe)
+        if unwritten:
+            pipe.lpush(self.queue_key, *reversed(unwritten))
 
     def return_orphans(self) -> None:
         """Put back what dead workers had claimed; looked at about twice per worker TTL."""

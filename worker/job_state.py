@@ -115,12 +115,14 @@ class JobState:
         self.worker_name = worker_name
         self.finish_script = connection.register_script(_FINISH_SCRIPT)
 
-    def fail(self, pipe: Pipeline, failures: Sequence[tuple[QueuedEvent, str]]) -> None:
-        """Each job failed with its reason, by RQ's own code (into the failed registry)."""
+    def fail(self, pipe: Pipeline, failures: Sequence[tuple[QueuedEvent, str]]) -> list[str | None]:
+        """Each job failed with its reason, by RQ's own code (into the failed registry). Returns the
+        event type each was queued as (its meta["event"]; None for a job that is gone)."""
         jobs = Job.fetch_many([event.job_id for event, _ in failures], self.connection, SERIALIZER)
         for (_, reason), job in zip(failures, jobs, strict=True):
             if job is not None:
                 record_job_failure(job, reason, pipe)
+        return [_event_type(job) for job in jobs]
 
     def finish(
         self, pipe: Pipeline, events: Sequence[QueuedEvent], started_at: datetime, ended_at: datetime
@@ -143,3 +145,8 @@ class JobState:
             expires_at = time.time() + self.result_ttl
             listed: dict[str | bytes, float] = {event.job_id: expires_at for event in events}
             pipe.zadd(self.finished_registry_key, listed)
+
+
+def _event_type(job: Job | None) -> str | None:
+    event = job.meta.get("event") if job is not None else None
+    return event if isinstance(event, str) and event else None

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 INDEXED = Counter("zoom_ingest_events_indexed", "Events written to Elasticsearch")
 DUPLICATES = Counter(
@@ -11,9 +11,16 @@ DUPLICATES = Counter(
 )
 FAILED = Counter(
     "zoom_ingest_events_failed",
-    "Events moved to the failed registry: rejected (refused for good by Elasticsearch), "
-    "unavailable (retries exhausted), not_an_event_job",
+    "Events moved to the failed registry: rejected (refused for good by Elasticsearch), not_an_event_job",
     ["reason"],
+)
+RETURNED = Counter(
+    "zoom_ingest_events_returned",
+    "Events Elasticsearch did not take within ZOOM_INGEST_ES_RETRY_SECONDS, put back on the queue "
+    "instead of failing",
+)
+PAUSED = Gauge(
+    "zoom_ingest_claiming_paused", "1 while this worker takes no events because Elasticsearch does not answer"
 )
 RETRIES = Counter("zoom_ingest_es_retries", "Elasticsearch requests retried after a transient failure")
 BATCH_SIZE = Histogram(

@@ -23,7 +23,6 @@ from elasticsearch import (
     BadRequestError,
     Elasticsearch,
     NotFoundError,
-    TransportError,
 )
 from elasticsearch import ConnectionError as ESConnectionError
 from elasticsearch import ConnectionTimeout as ESConnectionTimeout
@@ -37,8 +36,8 @@ from tenacity import (
 )
 
 from shared.config import Settings, env_name
-from shared.logs import redact
 from worker import metrics
+from worker.reasons import describe, error_type, item_reason
 from worker.report_template import STREAMS, report_dataset, report_template
 from worker.serializer import serializers
 from worker.template import (
@@ -60,13 +59,25 @@ TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 
 
 class IndexingError(Exception):
-    """Why one document was not written. The message is what operators see in the failed registry."""
+    """Why one document was not written. The message is what operators see in the failed registry,
+    whole; `masked` is the same without the document's values, for logs (worker/reasons.py)."""
 
-    def __init__(self, reason: str, transient: bool = False, kind: str | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        transient: bool = False,
+        kind: str | None = None,
+        *,
+        masked: str | None = None,
+        error_type: str | None = None,
+    ) -> None:
         super().__init__(reason)
         self.transient = transient
         # For metrics: refused for good, or still unavailable when retries ran out.
         self.kind = kind or ("unavailable" if transient else "rejected")
+        self.masked = reason if masked is None else masked
+        # ECS error.type: Elasticsearch's error type, or what kept the request from being answered.
+        self.error_type = error_type or self.kind
 
 
 IndexOutcome = Literal["created", "duplicate"] | IndexingError
@@ -147,21 +158,6 @@ def _log_retry(state: RetryCallState) -> None:
     )
 
 
-def describe(error: BaseException | None) -> str:
-    """One line saying what went wrong, without credentials."""
-    if isinstance(error, ApiError):
-        cause = error.body.get("error", {}) if isinstance(error.body, dict) else {}
-        reason = cause.get("reason") if isinstance(cause, dict) else None
-        return f"HTTP {error.meta.status} {error.error}" + (f": {str(reason)[:300]}" if reason else "")
-    if error is None:
-        return "unknown"
-    # A transport error's str() can be as bare as "TLS error"; its message says what failed.
-    text = str(error.message) if isinstance(error, TransportError) else str(error)
-    # Node URLs may carry credentials (https://user:password@host).
-    message = redact(text)[:300]
-    return f"{type(error).__name__}: {message}"
-
-
 class Sink:
     def __init__(self, settings: Settings, client: Elasticsearch | None = None) -> None:
         self.settings = settings
@@ -192,6 +188,14 @@ class Sink:
         _log_retry(state)
         metrics.RETRIES.inc()
         self.while_waiting()
+
+    def answers(self) -> bool:
+        """Whether Elasticsearch answers: any reply but a transient one (a refusal is an answer)."""
+        try:
+            self.client.info()
+        except Exception as error:
+            return not is_transient(error)
+        return True
 
     def install_template(self) -> None:
         """Create or update the index template (idempotent), retrying transient failures."""
@@ -241,7 +245,9 @@ class Sink:
         except TransientItems:
             pass  # out of retries: each keeps the refusal it got last
         except Exception as failure:
-            error = IndexingError(describe(failure), transient=is_transient(failure))
+            error = IndexingError(
+                describe(failure), transient=is_transient(failure), error_type=error_type(failure)
+            )
             for position in pending:
                 outcomes[position] = error
         return [outcome if outcome is not None else IndexingError("not attempted") for outcome in outcomes]
@@ -271,12 +277,12 @@ class Sink:
                 outcomes[position] = "duplicate"
             else:
                 error = result.get("error", {})
-                reason = f"HTTP {status} {error.get('type', 'error')}: {error.get('reason', '')}"
-                caused_by = error.get("caused_by", {}).get("reason")
-                if caused_by:
-                    reason += f" ({caused_by})"
+                whole, masked = item_reason(status, error)
                 transient = status in TRANSIENT_STATUSES
-                outcomes[position] = IndexingError(reason, transient=transient)
+                error_type = str(error.get("type", f"http_{status}"))
+                outcomes[position] = IndexingError(
+                    whole, transient=transient, masked=masked, error_type=error_type
+                )
                 if transient:
                     retry.append(position)
         return retry

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from collections.abc import Iterator
 
+import ecs_logging
 import pytest
 from elasticsearch import Elasticsearch
 from redis import Redis
@@ -14,12 +16,13 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
-from ops.services import ElasticsearchNode, RedisServer
+from ops.services import ElasticsearchNode, RedisServer, free_port
 from shared.config import Settings, load_settings
 from shared.connection import connect
 from shared.queue import SERIALIZER, event_queue
 from tests.faults import ReplyDroppingProxy
 from tests.support import count_documents, enqueue_directly, event_body, failure_reason
+from worker import metrics
 from worker.batch import BatchWorker
 from worker.job import transform_options
 from worker.sink import Sink
@@ -161,3 +164,63 @@ def test_a_claim_whose_reply_is_lost_leaves_no_event_unknown_in_flight(
     assert count_documents(es, namespace) == 6
     assert redis.llen(worker.claims.inflight) == 0
     assert Queue("zoom-webhooks", connection=redis).count == 0
+
+
+def test_a_refused_document_keeps_its_whole_reason_but_its_log_line_holds_no_value(
+    worker: BatchWorker,
+    redis: Redis,
+    redis_server: RedisServer,
+    es: Elasticsearch,
+    namespace: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = "private-value-4711"
+    enqueue_directly(redis_server.url, [meeting(1, duration=secret), meeting(2)])
+    refused_before = metrics.FAILED.labels("rejected")._value.get()
+    with caplog.at_level(logging.INFO, logger="zoom_ingest.worker"):
+        worker.run(burst=True)
+
+    assert count_documents(es, namespace) == 1
+    [job] = failed_jobs(redis)
+    # The failed registry keeps Elasticsearch's whole reason, value preview included.
+    reason = failure_reason(job)
+    assert "document_parsing_exception" in reason and "zoom.meeting.duration" in reason
+    assert secret in reason
+    # The log line names the event, its type and the reason, without the value.
+    [record] = [record for record in caplog.records if record.getMessage().startswith(f"event {job.id}")]
+    assert record.getMessage().startswith(f"event {job.id} (meeting.created) failed: HTTP 400 ")
+    assert "zoom.meeting.duration" in record.getMessage()
+    line = json.loads(ecs_logging.StdlibFormatter().format(record))
+    assert line["event"]["action"] == "meeting.created"
+    assert line["error"]["type"] == "document_parsing_exception"
+    assert "failed to parse field [zoom.meeting.duration] of type [long]" in line["error"]["message"]
+    assert secret not in json.dumps(line)
+    assert all(secret not in record.getMessage() for record in caplog.records)
+    # Metrics labels are fixed kinds, never reasons.
+    assert metrics.FAILED.labels("rejected")._value.get() == refused_before + 1
+
+
+def test_elasticsearch_unavailable_past_the_retry_time_leaves_every_event_queued(
+    settings: Settings, redis: Redis, redis_server: RedisServer, es: Elasticsearch, namespace: str
+) -> None:
+    """Nothing fails while Elasticsearch is away: the batch it did not take, and the one claimed
+    meanwhile, go back to the head of the queue in order, and the worker takes no more."""
+    enqueue_directly(redis_server.url, [meeting(n) for n in range(10)])
+    queue = Queue("zoom-webhooks", connection=redis)
+    order = queue.get_job_ids()
+    away = settings.model_copy(
+        update={"es_hosts": [f"http://127.0.0.1:{free_port()}"], "es_retry_seconds": 1, "batch_size": 4}
+    )
+    returned_before = metrics.RETURNED._value.get()
+    stalled = BatchWorker(away, redis, Sink(away), transform_options(away))
+    assert stalled.run(burst=True) == 0
+    assert failed_jobs(redis) == []
+    assert queue.get_job_ids() == order
+    assert redis.llen(stalled.claims.inflight) == 0
+    # The batch that was tried; the next one, claimed meanwhile, was never sent.
+    assert metrics.RETURNED._value.get() == returned_before + 4
+
+    # Elasticsearch back: all of them are indexed, none failed.
+    assert batch_worker(settings, redis).run(burst=True) == 10
+    assert count_documents(es, namespace) == 10
+    assert failed_jobs(redis) == []

@@ -1,0 +1,70 @@
+"""Elasticsearch's reasons for refusing documents, as the real node words them: whole for the
+failed registry, without the document's values for logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ops.services import ElasticsearchNode
+from shared.config import load_settings
+from worker.reasons import mask_values
+from worker.sink import IndexingError, Sink
+
+SECRET = "s3cr3t-v4lue"
+# A value of the wrong type for each kind of field the template maps, with the secret inside.
+WRONG_VALUES: list[tuple[str, Any]] = [
+    ("zoom.meeting.duration", f"{SECRET}-minutes"),  # long
+    ("zoom.meeting.start_time", f"{SECRET} o'clock"),  # date, with a quote inside
+    ("source.ip", f'"{SECRET}"'),  # ip, double quotes inside
+    ("source.geo.location", f"{SECRET}, somewhere"),  # geo_point
+    ("zoom.recording.total_size", {"bytes": SECRET}),  # an object where a long goes
+    ("zoom.meeting.duration", [f"{SECRET}]-a", "[b"]),  # brackets inside
+]
+
+
+def nested(path: str, value: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {"@timestamp": "2024-01-01T00:00:00.000Z"}
+    *parents, leaf = path.split(".")
+    node = document
+    for parent in parents:
+        node = node.setdefault(parent, {})
+    node[leaf] = value
+    return document
+
+
+def test_every_refusal_keeps_the_value_whole_and_masks_it_for_logs(
+    es_node: ElasticsearchNode, namespace: str
+) -> None:
+    sink = Sink(load_settings(es_hosts=es_node.url, namespace=namespace, es_retry_seconds=0))
+    sink.install_template()
+    documents = [(f"wrong-{n}", nested(path, value)) for n, (path, value) in enumerate(WRONG_VALUES)]
+    outcomes = sink.index_many(documents)
+    for (path, _), outcome in zip(WRONG_VALUES, outcomes, strict=True):
+        assert isinstance(outcome, IndexingError) and not outcome.transient, outcome
+        assert SECRET in str(outcome), f"the registry's reason lost the value: {outcome}"
+        assert SECRET not in outcome.masked, f"a value reached the log form: {outcome.masked}"
+        assert f"[{path}]" in outcome.masked  # which field, still said
+        assert outcome.error_type in ("document_parsing_exception", "mapper_parsing_exception")
+
+
+@pytest.mark.parametrize(
+    ("reason", "masked"),
+    [
+        (
+            "[1:97] failed to parse field [f] of type [long] in document with id 'abc'. "
+            "Preview of field's value: 'it's \"x\"'",
+            "[1:97] failed to parse field [f] of type [long] in document with id 'abc'. "
+            "Preview of field's value: '***'",
+        ),
+        ('For input string: "12x"', 'For input string: "***"'),
+        (
+            "failed to parse date field [May 5] with format [strict_date_optional_time]",
+            "failed to parse date field [***] with format [strict_date_optional_time]",
+        ),
+        ("Limit of total fields [220] has been exceeded", "Limit of total fields [220] has been exceeded"),
+    ],
+)
+def test_mask_values_keeps_field_names_types_and_limits(reason: str, masked: str) -> None:
+    assert mask_values(reason) == masked
