@@ -43,7 +43,6 @@ def test_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
         ("ZOOM_INGEST_ES_HOSTS", "http://es1:92OO", "ZOOM_INGEST_ES_HOSTS"),
         ("ZOOM_INGEST_WEBHOOK_PATH", "zoom", "ZOOM_INGEST_WEBHOOK_PATH"),
         ("ZOOM_INGEST_AUTH_HEADER", "X-Token", "ZOOM_INGEST_AUTH_VALUE"),
-        ("ZOOM_INGEST_ES_RETRY_SECONDS", "900", "ZOOM_INGEST_JOB_TIMEOUT_SECONDS"),
         ("ZOOM_INGEST_TLS_CERTFILE", "/nonexistent/cert.pem", "ZOOM_INGEST_TLS_KEYFILE"),
     ],
 )
@@ -125,3 +124,20 @@ def test_bad_poller_settings_are_named(
     with pytest.raises(ConfigError) as raised:
         load_settings()
     assert message in str(raised.value)
+
+
+def test_worker_ttl_must_exceed_the_request_timeout_by_more_than_10_seconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The rule as the README and docs/operations.md state it: a worker heartbeats between attempts,
+    one request and one backoff pause (at most 10 s) apart."""
+    monkeypatch.setenv("ZOOM_INGEST_ES_REQUEST_TIMEOUT_SECONDS", "30")
+    assert load_settings(worker_ttl_seconds=41).worker_ttl_seconds == 41
+    with pytest.raises(ConfigError, match="ZOOM_INGEST_WORKER_TTL_SECONDS must exceed"):
+        load_settings(worker_ttl_seconds=40)
+
+
+def test_jobs_carry_a_timeout_their_retries_fit_in() -> None:
+    """A stock `rq worker` kills a job at its timeout: never while it is still retrying."""
+    settings = load_settings(es_retry_seconds=900, es_request_timeout_seconds=45)
+    assert settings.job_timeout_seconds > 900 + 45
