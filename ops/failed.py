@@ -19,7 +19,7 @@ from redis import Redis
 from rq import Queue
 from rq.job import Job
 
-from ops.registry import NO_FAILURE_RECORDED, failure_strings, fetch_jobs, on_queue
+from ops.registry import NO_FAILURE_RECORDED, fetch_jobs, on_queue
 from ops.selection import (
     EXPIRED,
     GONE,
@@ -61,16 +61,17 @@ def failed_event(connection: Redis, queue: Queue, job_id: str) -> FailedEvent:
     [job] = fetch_jobs(connection, [job_id])
     if job is None:
         raise NotFailed(f"{job_id}: {EXPIRED}")
-    [reason] = failure_strings(connection, [job_id])
+    # The failure as the worker recorded it: RQ's latest result of the job.
+    result = job.latest_result()
     args = list(job.args or [])
     return FailedEvent(
         job_id=job_id,
         event=event_of(job),
         received_at=job.meta.get("received_at"),
-        failed_at=job.ended_at.isoformat() if job.ended_at else None,
+        failed_at=result.created_at.isoformat() if result is not None else None,
         function=job.func_name or "",
         stream=job.meta.get("stream"),
-        reason=reason or NO_FAILURE_RECORDED,
+        reason=(result.exc_string if result is not None else None) or NO_FAILURE_RECORDED,
         body=str(args[0]) if args else "",
     )
 
