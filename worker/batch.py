@@ -287,16 +287,13 @@ class BatchWorker:
         """After a batch went back to the queue: no claims until Elasticsearch answers (the batch
         claimed meanwhile went back with it and must not be sent)."""
         metrics.RETURNED.inc(returned)
+        metrics.PAUSED.set(1)
         self.paused = True
-        if self.stopping:
-            log.info("stopping: %d events not written yet are back on the queue", returned)
-            return
         log.warning(
             "elasticsearch unavailable for %ds: %d events back on the queue, taking no more until it answers",
             self.settings.es_retry_seconds,
             returned,
         )
-        metrics.PAUSED.set(1)
 
 
 def log_failure(job_id: str, event_type: str | None, error: IndexingError) -> None:
