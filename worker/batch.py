@@ -45,7 +45,6 @@ from worker.sink import IndexingError, IndexOutcome, Interrupted, Sink
 from worker.transform import TransformOptions
 
 log = logging.getLogger("zoom_ingest.worker")
-UNKNOWN_EVENT = "(unknown event)"
 
 # Beyond the request under way, what a stop may wait for: a claim waiting on an empty queue
 # (WAIT_SECONDS), transforming one batch, recording it and handing claims back (Redis round trips).
@@ -299,18 +298,15 @@ class BatchWorker:
 def log_failure(job_id: str, event_type: str | None, error: IndexingError) -> None:
     """One line per event that went to the failed registry: its type and Elasticsearch's reason
     with the document's values masked (the registry keeps them: `zoom-ingest failed show`)."""
-    event = event_type or UNKNOWN_EVENT
     metrics.FAILED.labels(error.kind).inc()
+    fields = {
+        "event.id": job_id,
+        "event.outcome": "failure",
+        "error.type": error.error_type,
+        "error.message": error.masked,
+    }
+    if event_type:
+        fields["event.action"] = event_type
     log.warning(
-        "event %s (%s) failed: %s",
-        job_id,
-        event,
-        error.masked,
-        extra={
-            "event.id": job_id,
-            "event.action": event,
-            "event.outcome": "failure",
-            "error.type": error.error_type,
-            "error.message": error.masked,
-        },
+        "event %s (%s) failed: %s", job_id, event_type or "unknown event", error.masked, extra=fields
     )
