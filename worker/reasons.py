@@ -4,13 +4,15 @@ A refused document's reason comes in two forms: whole, for the failed registry (
 `zoom-ingest failed show` prints: the operator fixing a mapping needs the offending value), and
 with the values masked, for logs and metrics, which never hold payload values.
 
-Elasticsearch quotes the document's values in its reasons, e.g. (8.14, a document_parsing_exception
-and its cause):
+Elasticsearch quotes the document's values in its reasons. Measured on 8.14.1 (a
+document_parsing_exception, then its cause in parentheses, as the failed registry keeps them):
     failed to parse field [f] of type [long] in document with id 'x'. Preview of field's value: 'abc'
-    For input string: "abc"
-    failed to parse date field [not a date] with format [strict_date_optional_time||epoch_millis]
-    Failed to parse value [maybe] as only [true] or [false] are allowed.
-    'not-an-ip' is not an IP string literal.
+    (For input string: "abc")
+    ... Preview of field's value: 'May 5' (failed to parse date field [May 5] with format [...])
+    ... Preview of field's value: '"abc"' ('"abc"' is not an IP string literal.)
+    ... Preview of field's value: '{bytes=abc}' (Cannot parse object as number)
+    ... Preview of field's value: '987654321098765432109' (Value [987654321098765432109] is out of
+    range for a long)
 Field names and types are in brackets too, so only the brackets that follow a phrase naming a
 value are masked; every quoted string is, but the document id (derived from the event's content
 by hashing: not a value).

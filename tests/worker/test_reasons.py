@@ -13,17 +13,18 @@ from worker.reasons import mask_values
 from worker.sink import IndexingError, Sink
 
 SECRET = "s3cr3t-v4lue"
-# A value of the wrong type for each kind of field the template maps, with the secret inside.
-WRONG_VALUES: list[tuple[str, Any]] = [
-    ("zoom.meeting.duration", f"{SECRET}-minutes"),  # long
-    ("zoom.meeting.start_time", f"{SECRET} o'clock"),  # date, with a quote inside
-    ("source.ip", f'"{SECRET}"'),  # ip, double quotes inside
-    ("source.geo.location", f"{SECRET}, somewhere"),  # geo_point
-    ("zoom.recording.total_size", {"bytes": SECRET}),  # an object where a long goes
-    ("zoom.meeting.duration", [f"{SECRET}]-a", "[b"]),  # brackets inside
+# A value of the wrong type for each kind of field the template maps, and the text of it that
+# Elasticsearch 8.14 quotes back in its reason.
+WRONG_VALUES: list[tuple[str, Any, str]] = [
+    ("zoom.meeting.duration", f"{SECRET}-minutes", SECRET),  # long: preview and "For input string"
+    ("zoom.meeting.start_time", f"{SECRET} o'clock", SECRET),  # date, with a quote inside
+    ("source.ip", f'"{SECRET}"', SECRET),  # ip: "'...' is not an IP string literal"
+    ("zoom.recording.total_size", {"bytes": SECRET}, SECRET),  # an object where a long goes
+    ("zoom.meeting.duration", [f"{SECRET}]-a", "[b"], SECRET),  # brackets inside
+    ("zoom.recording.total_size", "98765432109876543210987", "98765432109876543210987"),  # out of range
+    ("zoom.participant.join_time", True, "true"),  # a boolean where a date goes
+    ("tags", {"a": SECRET}, SECRET),  # an object where a keyword goes
 ]
-
-
 def nested(path: str, value: Any) -> dict[str, Any]:
     document: dict[str, Any] = {"@timestamp": "2024-01-01T00:00:00.000Z"}
     *parents, leaf = path.split(".")
@@ -39,12 +40,12 @@ def test_every_refusal_keeps_the_value_whole_and_masks_it_for_logs(
 ) -> None:
     sink = Sink(load_settings(es_hosts=es_node.url, namespace=namespace, es_retry_seconds=0))
     sink.install_template()
-    documents = [(f"wrong-{n}", nested(path, value)) for n, (path, value) in enumerate(WRONG_VALUES)]
+    documents = [(f"wrong-{n}", nested(path, value)) for n, (path, value, _) in enumerate(WRONG_VALUES)]
     outcomes = sink.index_many(documents)
-    for (path, _), outcome in zip(WRONG_VALUES, outcomes, strict=True):
+    for (path, _, quoted), outcome in zip(WRONG_VALUES, outcomes, strict=True):
         assert isinstance(outcome, IndexingError) and not outcome.transient, outcome
-        assert SECRET in str(outcome), f"the registry's reason lost the value: {outcome}"
-        assert SECRET not in outcome.masked, f"a value reached the log form: {outcome.masked}"
+        assert quoted in str(outcome), f"the registry's reason lost the value: {outcome}"
+        assert quoted not in outcome.masked, f"a value reached the log form: {outcome.masked}"
         assert f"[{path}]" in outcome.masked  # which field, still said
         assert outcome.error_type in ("document_parsing_exception", "mapper_parsing_exception")
 
