@@ -33,16 +33,16 @@ BENCH = "outage"
 INDEX = "logs-zoom.webhook-default"
 
 
-def feed(redis_url: str, rate: int, stop: threading.Event, sent: list[int]) -> None:
-    """--rate events a second, in tenths of a second, until stopped."""
+def feed(redis_url: str, rate: int, bodies: list[bytes], stop: threading.Event, sent: list[int]) -> None:
+    """--rate events a second, in tenths of a second, until stopped (or out of bodies)."""
     settings = load_settings(redis_url=redis_url)
     connection = Redis.from_url(redis_url)
     writer = EventWriter(queue.event_queue(settings, connection), settings)
-    bodies = iter(distinct_bodies(rate * 3600))
+    remaining = iter(bodies)
     started = time.monotonic()
     while not stop.is_set():
         due = int((time.monotonic() - started) * rate) - sent[0]
-        batch = [next(bodies).decode() for _ in range(max(due, 0))]
+        batch = [body.decode() for _, body in zip(range(max(due, 0)), remaining, strict=False)]
         if batch:
             now = datetime.now(UTC)
             writer.write([writer.pack(body, "meeting.participant_joined", now) for body in batch])
@@ -66,7 +66,9 @@ def main() -> None:
     arguments = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="zoom-bench-outage-"))
-    node = ElasticsearchNode(work / "es").start()
+    # A directory of its own: the node's user cannot enter one inside `work` (mode 0700).
+    node_dir = Path(tempfile.mkdtemp(prefix="zoom-bench-outage-es-"))
+    node = ElasticsearchNode(node_dir).start()
     es = Elasticsearch(node.url, request_timeout=30)
     worker_log = work / "worker.log"
     try:
@@ -75,7 +77,9 @@ def main() -> None:
             environment = service_environment(redis.url, node.url, es_retry_seconds=str(arguments.retry))
             with spawn(zoom_ingest("worker"), environment, worker_log):
                 stop, sent, deepest = threading.Event(), [0], [0]
-                feeder = threading.Thread(target=feed, args=(redis.url, arguments.rate, stop, sent))
+                # Enough for the node's stop and restart too (a few minutes at most); made beforehand.
+                bodies = distinct_bodies(int(arguments.rate * (arguments.before + arguments.down + 300)))
+                feeder = threading.Thread(target=feed, args=(redis.url, arguments.rate, bodies, stop, sent))
                 feeder.start()
                 time.sleep(arguments.before)
                 log(f"stopping Elasticsearch after {sent[0]} events")
@@ -106,6 +110,7 @@ def main() -> None:
         es.close()
         node.stop()
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(node_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
