@@ -30,12 +30,11 @@ from tests.compose.test_compose import (
 from worker.batch import stop_bound
 
 EVERY = APP_SERVICES
-# Which processes read each setting. A setting validated against another one (JOB_TIMEOUT_SECONDS
-# and ES_RETRY_SECONDS) goes wherever that one goes, or the process would refuse the pair.
+# Which processes read each setting. ES_RETRY_SECONDS goes everywhere: every process that writes
+# jobs derives their RQ timeout from it (Settings.job_timeout_seconds).
 READERS: dict[str, tuple[str, ...]] = {
     "redis_url": EVERY,
     "queue": EVERY,
-    "job_timeout_seconds": EVERY,
     "result_ttl_seconds": EVERY,
     "failure_ttl_seconds": EVERY,
     "max_queued": ("receiver", "poller"),
@@ -95,11 +94,9 @@ READERS: dict[str, tuple[str, ...]] = {
 # Set by docker-compose.ha.yml, where Sentinel is what they are for (tests/compose/test_compose_ha.py).
 HA_ONLY = {"redis_sentinels", "redis_sentinel_master"}
 
-# A value for every setting compose passes through, none of them the default. JOB_TIMEOUT_SECONDS
-# below the default ES_RETRY_SECONDS: a process given one without the other refuses to start.
+# A value for every setting compose passes through, none of them the default.
 EXAMPLES = {
     "queue": "example-queue",
-    "job_timeout_seconds": "100",
     "result_ttl_seconds": "61",
     "failure_ttl_seconds": "3601",
     "max_queued": "1234",
