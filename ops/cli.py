@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -26,7 +27,7 @@ from ops.local import (
 )
 from ops.selection import add_selection_arguments, chosen_by
 from shared import logs
-from shared.config import ConfigError, Settings, env_name, load_settings
+from shared.config import ConfigError, Settings, env_name, load_settings, retired_settings
 from shared.reports import STREAMS
 
 SETTING_FLAGS: dict[str, tuple[str, str]] = {
@@ -325,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_check(lambda: _apply_flags(arguments), as_json=arguments.as_json, out=sys.stdout)
         settings = _apply_flags(arguments)
         logs.configure(settings.log_level, settings.log_format, arguments.command)
+        for warning in retired_settings():
+            logging.getLogger("zoom_ingest").warning(warning)
         if arguments.command == "local":
             ports = Ports(
                 arguments.port,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -259,6 +261,26 @@ def data_stream_name(namespace: str) -> str:
 
 def env_name(field: str) -> str:
     return ENV_PREFIX + field.upper()
+
+
+# Settings no longer read, and what took their place: set, they are named at start-up rather than
+# ignored without a word (an upgrade keeps old environment files).
+RETIRED = {
+    "job_timeout_seconds": "a batch is bounded by ZOOM_INGEST_ES_RETRY_SECONDS plus "
+    "ZOOM_INGEST_ES_REQUEST_TIMEOUT_SECONDS, and jobs' RQ timeout derives from them",
+}
+
+
+def retired_settings(env_file: Path = Path(".env")) -> list[str]:
+    """A warning for each retired setting set in the environment or in ./.env."""
+    names = set(os.environ)
+    if env_file.is_file():
+        names |= set(dotenv_values(env_file))
+    return [
+        f"{env_name(field)} is no longer read ({reason}): remove it"
+        for field, reason in RETIRED.items()
+        if env_name(field) in names
+    ]
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import ConfigError, load_settings
+from shared.config import ConfigError, load_settings, retired_settings
 
 
 def test_defaults_match_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -141,3 +141,15 @@ def test_jobs_carry_a_timeout_their_retries_fit_in() -> None:
     """A stock `rq worker` kills a job at its timeout: never while it is still retrying."""
     settings = load_settings(es_retry_seconds=900, es_request_timeout_seconds=45)
     assert settings.job_timeout_seconds > 900 + 45
+
+
+def test_a_retired_setting_is_named_not_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upgrade keeps old environment files: a setting no longer read is reported, from the
+    environment or from ./.env, and nothing is reported when none is set."""
+    monkeypatch.delenv("ZOOM_INGEST_JOB_TIMEOUT_SECONDS", raising=False)
+    assert retired_settings(tmp_path / ".env") == []
+    (tmp_path / ".env").write_text("ZOOM_INGEST_JOB_TIMEOUT_SECONDS=600\n")
+    [warning] = retired_settings(tmp_path / ".env")
+    assert warning.startswith("ZOOM_INGEST_JOB_TIMEOUT_SECONDS is no longer read (a batch is bounded by")
+    monkeypatch.setenv("ZOOM_INGEST_JOB_TIMEOUT_SECONDS", "600")
+    assert len(retired_settings(tmp_path / "absent.env")) == 1
