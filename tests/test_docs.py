@@ -14,7 +14,7 @@ import pytest
 from annotated_types import Ge, Gt, Le
 from pydantic import SecretStr
 
-from ops.cli import build_parser
+from ops.arguments import build_parser
 from shared.config import Settings, env_name
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,7 +27,7 @@ import yaml
 from redis import Redis
 from rq import SimpleWorker
 
-from ops.cli import build_parser
+from ops.arguments import build_parser
 from ops.services import ES_VERSION, RedisServer, free_port, wait_for_port
 from shared import queue
 from shared.config import ENV_PREFIX, Settings

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
-from ops.cli import build_parser, main
+from ops.arguments import build_parser
+from ops.cli import main
 from ops.services import ElasticsearchNode
 from tests.support import TEST_DATA, running, wait_for
 from worker.template import PRIORITY, SUBSTITUTES, TEMPLATE_NAME, index_template, template_name, without_types
