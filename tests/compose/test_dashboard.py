@@ -20,6 +20,7 @@ import os
 import pickle
 import re
 import sys
+import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -172,10 +173,11 @@ def listed(client: FlaskClient, registry: str) -> list[dict[str, Any]]:
 
 
 def stored_data(redis: Redis, job: Job) -> bytes:
-    """The job's function and arguments as RQ stores them (JSON, zlib-compressed)."""
+    """The job's function and arguments as RQ stores them (JSON in a zlib stream, which RQ deflates
+    when it saves a job again and the receiver stores without deflating)."""
     data = redis.hget(job.key, "data")
     assert isinstance(data, bytes)
-    return data
+    return zlib.decompress(data)
 
 
 def assert_back_on_the_queue(redis: Redis, original: Job, data: bytes) -> None:
