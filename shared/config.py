@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from shared.logs import redact
 
 ENV_PREFIX = "ZOOM_INGEST_"
+# Read from the working directory, after the environment (which wins).
+ENV_FILE = Path(".env")
 
 # Zoom retries a failed delivery at about +5, +25 and +85 minutes. Whether a retry carries a fresh
 # x-zm-request-timestamp is undocumented, so the window must admit the last retry's original
@@ -49,7 +51,7 @@ SecretList = Annotated[list[SecretStr], NoDecode]
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix=ENV_PREFIX, env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore"
     )
 
     # Queue (shared by receiver and worker)
@@ -271,8 +273,8 @@ RETIRED = {
 }
 
 
-def retired_settings(env_file: Path = Path(".env")) -> list[str]:
-    """A warning for each retired setting set in the environment or in ./.env."""
+def retired_settings(env_file: Path = ENV_FILE) -> list[str]:
+    """A warning for each retired setting set in the environment or in the settings' .env file."""
     names = set(os.environ)
     if env_file.is_file():
         names |= set(dotenv_values(env_file))
