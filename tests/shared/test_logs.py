@@ -124,24 +124,27 @@ def test_every_receiver_line_is_ecs_with_service_and_role_uvicorns_own_included(
     assert "private-payload" not in log.read_text()
 
 
-def test_each_process_names_its_role(tmp_path: Path) -> None:
-    """The poller without Zoom credentials idles: a process that logs without Redis."""
-    environment = service_environment("redis://unused", "http://127.0.0.1:9", "default", log_format="ecs")
+def idle_poller_log(tmp_path: Path, log_format: str) -> Path:
+    """The log of a poller without Zoom credentials, which idles: a process that logs without
+    Redis; stopped with SIGTERM once it said so."""
+    environment = service_environment(
+        "redis://unused", "http://127.0.0.1:9", "default", log_format=log_format
+    )
     log = tmp_path / "poll.log"
     with running(["poll", "--if-configured"], environment, log) as poller:
         wait_for(lambda: "the poller is off" in log.read_text(), what="the poller's first line")
         poller.send_signal(signal.SIGTERM)
         assert poller.wait(30) == 0
+    return log
+
+
+def test_each_process_names_its_role(tmp_path: Path) -> None:
+    log = idle_poller_log(tmp_path, "ecs")
     roles = {(line["service"]["name"], line["service"]["node"]["role"]) for line in ecs_lines(log)}
     assert roles == {("zoom-ingest", "poll")}
 
 
 def test_human_lines_name_the_role_too(tmp_path: Path) -> None:
-    environment = service_environment("redis://unused", "http://127.0.0.1:9", "default", log_format="human")
-    log = tmp_path / "poll.log"
-    with running(["poll", "--if-configured"], environment, log) as poller:
-        wait_for(lambda: "the poller is off" in log.read_text(), what="the poller's first line")
-        poller.send_signal(signal.SIGTERM)
-        assert poller.wait(30) == 0
+    log = idle_poller_log(tmp_path, "human")
     [line] = [line for line in log.read_text().splitlines() if "the poller is off" in line]
     assert " INFO poll zoom_ingest.poller: the poller is off" in line
