@@ -96,7 +96,6 @@ def report(
         baseline_is="transform only (to_document + document_id), microseconds per event: the floor",
         note="worker processes' CPU time minus an idle worker's (start-up), per event; median of rounds",
     )
-    batch_known = "batch_size" in Settings.model_fields
     emit(
         BENCH,
         "worker_peak_rss_mb",
@@ -107,6 +106,7 @@ def report(
     )
     if single is None:  # --skip-batch-size-1
         return
+    batch_known = "batch_size" in Settings.model_fields
     emit(
         BENCH,
         "events_per_s_batch_size_1",
