@@ -307,6 +307,4 @@ def log_failure(job_id: str, event_type: str | None, error: IndexingError) -> No
     }
     if event_type:
         fields["event.action"] = event_type
-    log.warning(
-        "event %s (%s) failed: %s", job_id, event_type or "unknown event", error.masked, extra=fields
-    )
+    log.warning("event %s (%s) failed: %s", job_id, event_type or "unknown event", error.masked, extra=fields)

@@ -1,4 +1,5 @@
-"""Elasticsearch: the client, the index template, and writing documents without loss or duplicates.
+"""Elasticsearch: the client, the index templates installed with retries (worker/installer.py),
+and writing documents without loss or duplicates.
 
 Every document is written with op_type=create and an `_id` derived from the event, so a redelivered
 event finds its twin already there (409) and counts as done. Transient failures (connection errors,
@@ -9,7 +10,6 @@ RQ's failed registry with the reason and can be requeued.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -20,9 +20,7 @@ from elasticsearch import (
     ApiError,
     AuthenticationException,
     AuthorizationException,
-    BadRequestError,
     Elasticsearch,
-    NotFoundError,
 )
 from elasticsearch import ConnectionError as ESConnectionError
 from elasticsearch import ConnectionTimeout as ESConnectionTimeout
@@ -37,18 +35,9 @@ from tenacity import (
 
 from shared.config import Settings, env_name
 from worker import metrics
+from worker.installer import TemplateConflict, install_templates
 from worker.reasons import describe, error_type, item_reason
-from worker.report_template import STREAMS, report_dataset, report_template
 from worker.serializer import serializers
-from worker.template import (
-    LEGACY_NAME,
-    SUBSTITUTES,
-    WEBHOOK_DATASET,
-    index_template,
-    is_ours,
-    template_name,
-    without_types,
-)
 from worker.transform.times import format_timestamp
 
 log = logging.getLogger("zoom_ingest.worker")
@@ -91,10 +80,6 @@ class Interrupted(Exception):
 
 class TransientItems(Exception):
     """Some items of a bulk request were refused for a transient reason: retry them."""
-
-
-class TemplateConflict(Exception):
-    """An index template zoom-ingest would write exists and is not zoom-ingest's."""
 
 
 def is_transient(error: BaseException) -> bool:
@@ -204,10 +189,8 @@ class Sink:
                 self.put_template()
 
     def put_template(self) -> None:
-        """One attempt at creating or updating the index templates: webhooks and report streams."""
-        install_template(self.client, WEBHOOK_DATASET, index_template())
-        for stream in STREAMS:
-            install_template(self.client, report_dataset(stream), report_template(stream))
+        """One attempt at creating or updating the index templates (worker/installer.py)."""
+        install_templates(self.client)
 
     def target(self, document: dict[str, Any]) -> str:
         """The data stream a document names (report records have their own), else the webhook one."""
@@ -286,43 +269,3 @@ class Sink:
                 if transient:
                     retry.append(position)
         return retry
-
-
-def _installed(client: Elasticsearch, name: str) -> dict[str, Any] | None:
-    try:
-        found = client.indices.get_index_template(name=name).body["index_templates"]
-    except NotFoundError:
-        return None
-    return dict(found[0]["index_template"]) if found else None
-
-
-def install_template(client: Elasticsearch, dataset: str, template: dict[str, Any]) -> None:
-    """Create or update zoom-ingest's index template for `logs-<dataset>-*`, never replacing one that
-    is not zoom-ingest's (TemplateConflict); then remove the template of the same data stream under
-    zoom-ingest's former name, only if it is zoom-ingest's (under that name Fleet installs its own).
-
-    On a cluster without some mapper types (SUBSTITUTES) the template maps those fields as their
-    stand-ins."""
-    name = template_name(dataset)
-    existing = _installed(client, name)
-    if existing is not None and not is_ours(existing):
-        owner = existing.get("_meta", {}).get("managed_by", "nobody")
-        raise TemplateConflict(
-            f"index template {name} exists and is not zoom-ingest's (_meta.managed_by: {owner}); "
-            "zoom-ingest does not replace it: rename or delete it, then run `zoom-ingest setup`"
-        )
-    try:
-        client.indices.put_index_template(name=name, **template)
-    except BadRequestError as error:
-        lacking = [kind for kind in SUBSTITUTES if f"[{kind}]" in json.dumps(error.body)]
-        if not lacking:
-            raise
-        log.warning(
-            "this cluster lacks the %s mapper; mapping %s as %s instead",
-            lacking[0], ", ".join(SUBSTITUTES), ", ".join(SUBSTITUTES.values()),
-        )  # fmt: skip
-        client.indices.put_index_template(name=name, **without_types(template, SUBSTITUTES))
-    legacy = _installed(client, LEGACY_NAME) if dataset == WEBHOOK_DATASET else None
-    if legacy is not None and is_ours(legacy):
-        client.indices.delete_index_template(name=LEGACY_NAME)
-        log.info("removed zoom-ingest's index template under its former name %s", LEGACY_NAME)

@@ -25,6 +25,8 @@ WRONG_VALUES: list[tuple[str, Any, str]] = [
     ("zoom.participant.join_time", True, "true"),  # a boolean where a date goes
     ("tags", {"a": SECRET}, SECRET),  # an object where a keyword goes
 ]
+
+
 def nested(path: str, value: Any) -> dict[str, Any]:
     document: dict[str, Any] = {"@timestamp": "2024-01-01T00:00:00.000Z"}
     *parents, leaf = path.split(".")
