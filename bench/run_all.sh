@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every benchmark, one after the other (about 10 minutes on 2 cores; each is bounded by `timeout`).
+# Every benchmark, one after the other (about 12 minutes on 2 cores; each is bounded by `timeout`).
 # bench/profile.py (a cProfile table, not figures) runs on its own.
 # Figures: one JSON line each on stdout. Progress, the code measured and the machine: stderr.
 #   bench/run_all.sh | tee figures.ndjson        the work tree as it is
@@ -42,3 +42,4 @@ timeout 600 python -m bench.burst
 timeout 600 python -m bench.worker
 timeout 600 python -m bench.freshness
 timeout 900 python -m bench.durability
+timeout 300 python -m bench.outage
