@@ -98,7 +98,10 @@ def report(bare: dict[str, Any], real: dict[str, Any], args: Any, enqueued: int)
         key = f"{figure}_us"
         value, baseline = median(r, key) / 1000, median(b, key) / 1000
         target = {"target": "ratio <= 2", "met": value <= 2 * baseline} if figure == "p99" else {}
-        emit(BENCH, f"latency_{figure}_ms", value, baseline, **wrk, **target)
+        # Each round's figure in ms beside the medians: a tail figure moves more than the mean.
+        rounds = {"runs": [round(run[key] / 1000, 1) for run in r]}
+        rounds["baseline_runs"] = [round(run[key] / 1000, 1) for run in b]
+        emit(BENCH, f"latency_{figure}_ms", value, baseline, **wrk, **target, **rounds)
     errors, baseline_errors = sum(run["errors"] for run in r), sum(run["errors"] for run in b)
     emit(BENCH, "errors", errors, baseline_errors, requests=sum(run["requests"] for run in r))
     emit(BENCH, "server_process_cpu", median(r, "server_cpu_util"), median(b, "server_cpu_util"))
