@@ -1,11 +1,12 @@
-"""The Elasticsearch lines of `zoom-ingest check`: reachability, version, credentials, index template
-(and which template applies to the data stream) and privileges. Read-only, each request time-boxed."""
+"""The Elasticsearch lines of `zoom-ingest check`: reachability, version, credentials, index templates
+(and which template applies to each data stream: the webhook one, and with the poller each report
+stream's) and privileges. Read-only, each request time-boxed."""
 
 from __future__ import annotations
 
 import fnmatch
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from elasticsearch import (
     ApiError,
@@ -20,7 +21,7 @@ from ops.check_result import Result, fail, ok, warn
 from ops.registry import redacted_url
 from shared.config import Settings, env_name
 from worker.reasons import describe
-from worker.report_template import report_dataset
+from worker.report_template import report_dataset, report_template
 from worker.sink import build_client
 from worker.template import (
     INDEX_PATTERN,
@@ -31,6 +32,7 @@ from worker.template import (
     index_pattern,
     index_template,
     is_ours,
+    template_name,
 )
 
 ES_TIMEOUT_SECONDS = 5.0
@@ -49,6 +51,25 @@ PRIVILEGES = (
 )
 
 
+class Target(NamedTuple):
+    """A data stream zoom-ingest writes, and the index template it installs for it."""
+
+    label: str  # after "index template" and "template precedence" in the lines' names
+    template_name: str
+    template: dict[str, Any]
+    data_stream: str
+
+
+def targets(settings: Settings) -> list[Target]:
+    """The webhook data stream and, when the poller is configured, the report streams it polls."""
+    found = [Target("", TEMPLATE_NAME, index_template(), settings.data_stream)]
+    for stream in settings.poll_streams if settings.poller_configured else []:
+        dataset = report_dataset(stream)
+        data_stream = f"logs-{dataset}-{settings.namespace}"
+        found.append(Target(f" ({stream})", template_name(dataset), report_template(stream), data_stream))
+    return found
+
+
 def check_elasticsearch(settings: Settings) -> list[Result]:
     try:
         client = build_client(settings).options(request_timeout=ES_TIMEOUT_SECONDS)
@@ -61,12 +82,14 @@ def check_elasticsearch(settings: Settings) -> list[Result]:
         patterns = [INDEX_PATTERN]
         if settings.poller_configured:
             patterns += [index_pattern(report_dataset(stream)) for stream in settings.poll_streams]
-        return _elasticsearch(client, where, settings.data_stream, patterns)
+        return _elasticsearch(client, where, targets(settings), patterns)
     finally:
         client.close()
 
 
-def _elasticsearch(client: Elasticsearch, where: str, data_stream: str, patterns: list[str]) -> list[Result]:
+def _elasticsearch(
+    client: Elasticsearch, where: str, streams: list[Target], patterns: list[str]
+) -> list[Result]:
     reachable = ok("elasticsearch", f"reachable at {where}")
     fix = f"start Elasticsearch, or fix {env_name('es_hosts')} (--es-hosts; CA/verify settings for HTTPS)"
     try:
@@ -97,7 +120,7 @@ def _elasticsearch(client: Elasticsearch, where: str, data_stream: str, patterns
     if credentials.status == "FAIL":
         return [reachable, version, credentials]
     privileges = _privileges(client, security, patterns)
-    return [reachable, version, credentials, *_templates(client, data_stream), privileges]
+    return [reachable, version, credentials, *_templates(client, streams), privileges]
 
 
 def _credentials(client: Elasticsearch) -> tuple[Result, bool | None]:
@@ -166,33 +189,38 @@ def template_differences(installed: dict[str, Any], expected: dict[str, Any]) ->
     return differences
 
 
-def _templates(client: Elasticsearch, data_stream: str) -> list[Result]:
-    """The template line, and which template applies to the data stream."""
+def _templates(client: Elasticsearch, streams: list[Target]) -> list[Result]:
+    """For each data stream, its template line, and which template applies to it."""
     try:
         found = client.indices.get_index_template().body["index_templates"]
     except (ApiError, TransportError) as error:
         return [warn("index template", f"could not read the index templates: {describe(error)}", SETUP)]
     templates = {entry["name"]: entry["index_template"] for entry in found}
-    ours = templates.get(TEMPLATE_NAME)
-    if ours is None:
-        line = warn("index template", f"{TEMPLATE_NAME} is not installed", SETUP)
-    elif differences := template_differences(ours, index_template()):
-        line = warn("index template", f"{TEMPLATE_NAME} is outdated: " + "; ".join(differences), SETUP)
-    else:
-        line = ok("index template", f"{TEMPLATE_NAME} matches this version")
-    return [line, _precedence(templates, data_stream)]
+    lines = []
+    for target in streams:
+        name, label = target.template_name, f"index template{target.label}"
+        ours = templates.get(name)
+        if ours is None:
+            lines.append(warn(label, f"{name} is not installed", SETUP))
+        elif differences := template_differences(ours, target.template):
+            lines.append(warn(label, f"{name} is outdated: " + "; ".join(differences), SETUP))
+        else:
+            lines.append(ok(label, f"{name} matches this version"))
+        lines.append(_precedence(templates, target))
+    return lines
 
 
-def _precedence(templates: dict[str, dict[str, Any]], data_stream: str) -> Result:
+def _precedence(templates: dict[str, dict[str, Any]], target: Target) -> Result:
     """Which template Elasticsearch uses for the data stream's next backing index: of those whose
     patterns match its name, the one of highest priority (overlapping ones cannot share one)."""
+    label, data_stream = f"template precedence{target.label}", target.data_stream
     matching = {
         name: template
         for name, template in templates.items()
         if any(fnmatch.fnmatchcase(data_stream, pattern) for pattern in template.get("index_patterns", []))
     }
     if not matching:
-        return warn("template precedence", f"no index template matches {data_stream}", SETUP)
+        return warn(label, f"no index template matches {data_stream}", SETUP)
     winner = max(matching, key=lambda name: int(matching[name].get("priority") or 0))
 
     def described(name: str) -> str:
@@ -202,17 +230,17 @@ def _precedence(templates: dict[str, dict[str, Any]], data_stream: str) -> Resul
 
     others = [described(name) for name in sorted(matching) if name != winner]
     also = f"; also matching: {', '.join(others)}" if others else ""
-    if winner == TEMPLATE_NAME:
-        return ok("template precedence", f"{described(winner)} applies to {data_stream}{also}")
+    if winner == target.template_name:
+        return ok(label, f"{described(winner)} applies to {data_stream}{also}")
     if winner == LEGACY_NAME and is_ours(matching[winner]):
         detail = f"zoom-ingest's template under its former name {described(winner)} applies to {data_stream}"
-        return warn("template precedence", detail, SETUP)
+        return warn(label, detail, SETUP)
     fix = (
         f"zoom-ingest's template (priority {PRIORITY}) must have the highest priority among those: "
         f"{SETUP}, and give {winner} a priority below {PRIORITY} or narrow its index_patterns"
     )
     detail = f"{described(winner)} applies to {data_stream}, not zoom-ingest's{also}"
-    return warn("template precedence", detail, fix)
+    return warn(label, detail, fix)
 
 
 def _privileges(client: Elasticsearch, security: bool | None, patterns: list[str]) -> Result:

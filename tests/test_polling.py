@@ -54,12 +54,7 @@ class Stage:
     es_url: str
 
     def env(self, **extra: str) -> dict[str, str]:
-        settings = {
-            "zoom_api_url": self.api.url,
-            "zoom_oauth_url": self.api.url,
-            "zoom_account_id": OAUTH["account_id"],
-            "zoom_client_id": OAUTH["client_id"],
-            "zoom_client_secret": OAUTH["client_secret"],
+        settings = self.api.settings() | {
             # The reference's system test settings: yesterday on the first run, then every 2 seconds.
             "poll_lookback_days": "1",
             "poll_interval_seconds": "2",

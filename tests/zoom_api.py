@@ -57,6 +57,16 @@ class ZoomApi:
 
     # --- what tests use ---------------------------------------------------------------------------
 
+    def settings(self) -> dict[str, str]:
+        """The settings (field names) that point a poller at this stand-in with its credentials."""
+        return {
+            "zoom_api_url": self.url,
+            "zoom_oauth_url": self.url,
+            "zoom_account_id": OAUTH["account_id"],
+            "zoom_client_id": OAUTH["client_id"],
+            "zoom_client_secret": OAUTH["client_secret"],
+        }
+
     def fail_next(self, *responses: Canned) -> None:
         """Answer the next report requests with these, in order, before serving pages again."""
         with self.lock:
