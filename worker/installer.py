@@ -34,15 +34,21 @@ class TemplateConflict(Exception):
 
 def install_templates(client: Elasticsearch) -> None:
     """One attempt at creating or updating every index template: webhooks and report streams."""
-    install_template(client, WEBHOOK_DATASET, index_template())
+    substituted = install_template(client, WEBHOOK_DATASET, index_template())
     for stream in STREAMS:
-        install_template(client, report_dataset(stream), report_template(stream))
+        # A cluster that lacked a mapper for the first template lacks it for all: one warning.
+        install_template(client, report_dataset(stream), report_template(stream), substitute=substituted)
 
 
-def install_template(client: Elasticsearch, dataset: str, template: dict[str, Any]) -> None:
+def install_template(
+    client: Elasticsearch, dataset: str, template: dict[str, Any], substitute: bool = False
+) -> bool:
     """Create or update zoom-ingest's index template for `logs-<dataset>-*`, never replacing one that
     is not zoom-ingest's (TemplateConflict); then remove the template of the same data stream under
-    zoom-ingest's former name, only if it is zoom-ingest's (under that name Fleet installs its own)."""
+    zoom-ingest's former name, only if it is zoom-ingest's (under that name Fleet installs its own).
+
+    Returns whether the mapper types in SUBSTITUTES were mapped as their stand-ins: because the
+    cluster refused one of them (logged), or at once with `substitute`."""
     name = template_name(dataset)
     existing = _installed(client, name)
     if existing is not None and not is_ours(existing):
@@ -51,21 +57,26 @@ def install_template(client: Elasticsearch, dataset: str, template: dict[str, An
             f"index template {name} exists and is not zoom-ingest's (_meta.managed_by: {owner}); "
             "zoom-ingest does not replace it: rename or delete it, then run `zoom-ingest setup`"
         )
-    try:
-        client.indices.put_index_template(name=name, **template)
-    except BadRequestError as error:
-        lacking = [kind for kind in SUBSTITUTES if f"[{kind}]" in json.dumps(error.body)]
-        if not lacking:
-            raise
-        log.warning(
-            "this cluster lacks the %s mapper; mapping %s as %s instead",
-            lacking[0], ", ".join(SUBSTITUTES), ", ".join(SUBSTITUTES.values()),
-        )  # fmt: skip
+    if substitute:
         client.indices.put_index_template(name=name, **without_types(template, SUBSTITUTES))
+    else:
+        try:
+            client.indices.put_index_template(name=name, **template)
+        except BadRequestError as error:
+            lacking = [kind for kind in SUBSTITUTES if f"[{kind}]" in json.dumps(error.body)]
+            if not lacking:
+                raise
+            log.warning(
+                "this cluster lacks the %s mapper; mapping %s as %s instead",
+                lacking[0], ", ".join(SUBSTITUTES), ", ".join(SUBSTITUTES.values()),
+            )  # fmt: skip
+            client.indices.put_index_template(name=name, **without_types(template, SUBSTITUTES))
+            substitute = True
     legacy = _installed(client, LEGACY_NAME) if dataset == WEBHOOK_DATASET else None
     if legacy is not None and is_ours(legacy):
         client.indices.delete_index_template(name=LEGACY_NAME)
         log.info("removed zoom-ingest's index template under its former name %s", LEGACY_NAME)
+    return substitute
 
 
 def _installed(client: Elasticsearch, name: str) -> dict[str, Any] | None:

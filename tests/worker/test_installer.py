@@ -4,6 +4,7 @@ name zoom-ingest used before (which is Fleet's)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,14 +13,17 @@ from elasticsearch import BadRequestError, Elasticsearch
 
 from ops.services import ElasticsearchNode
 from shared.config import load_settings
-from worker.installer import TemplateConflict
+from worker.installer import TemplateConflict, install_templates
+from worker.report_template import STREAMS, report_dataset
 from worker.sink import Sink
 from worker.template import (
     LEGACY_NAME,
     PRIORITY,
     SUBSTITUTES,
     TEMPLATE_NAME,
+    WEBHOOK_DATASET,
     index_template,
+    template_name,
     without_types,
 )
 
@@ -130,3 +134,19 @@ def test_never_replaces_a_template_of_its_name_that_is_not_ours(
         # Others' data streams use the name: restore ours the way an operator would.
         es.indices.put_index_template(name=TEMPLATE_NAME, **without_types(index_template(), SUBSTITUTES))
     sink.install_template()
+
+
+def test_a_cluster_lacking_a_mapper_is_warned_of_once_and_every_template_uses_the_stand_ins(
+    es_node: ElasticsearchNode, es: Elasticsearch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The test node is the minimal build: no constant_keyword, match_only_text or wildcard mapper.
+    with caplog.at_level(logging.WARNING, logger="zoom_ingest.worker"):
+        install_templates(es)
+    warnings = [record.getMessage() for record in caplog.records if "lacks the" in record.getMessage()]
+    assert len(warnings) == 1, warnings
+    stand_ins = "mapping constant_keyword, match_only_text, wildcard as keyword, text, keyword instead"
+    assert warnings[0].endswith(stand_ins)
+    for dataset in (WEBHOOK_DATASET, *(report_dataset(stream) for stream in STREAMS)):
+        template = installed(es, template_name(dataset)) or {}
+        properties = template["template"]["mappings"]["properties"]
+        assert properties["data_stream"]["properties"]["type"]["type"] == "keyword", dataset
