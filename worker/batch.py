@@ -23,12 +23,9 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -41,7 +38,8 @@ from worker import metrics
 from worker.claims import WAIT_SECONDS, Claims
 from worker.job import job_document
 from worker.job_state import JobState, QueuedEvent, read_or_restore
-from worker.sink import IndexingError, IndexOutcome, Interrupted, Sink
+from worker.outcomes import Batch, log_failure
+from worker.sink import IndexingError, Interrupted, Sink
 from worker.transform import TransformOptions
 
 log = logging.getLogger("zoom_ingest.worker")
@@ -55,25 +53,6 @@ def stop_bound(settings: Settings) -> float:
     """How long a worker may take to exit once asked to stop, Redis answering; a process manager's
     grace period (compose's stop_grace_period) must be at least this."""
     return settings.es_request_timeout_seconds + STOP_MARGIN_SECONDS
-
-
-@dataclass
-class Batch:
-    claimed: int
-    claimed_at: datetime
-    events: list[QueuedEvent]
-    documents: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    # positions in `events` refused before indexing
-    refused: dict[int, IndexingError] = field(default_factory=dict)
-    indexing: Future[list[IndexOutcome]] | None = None
-
-    def outcomes(self) -> list[IndexOutcome]:
-        """One per event, in order; waits for the bulk request."""
-        indexed: Iterator[IndexOutcome] = iter(self.indexing.result() if self.indexing else [])
-        return [
-            self.refused[position] if position in self.refused else next(indexed)
-            for position in range(len(self.events))
-        ]
 
 
 class BatchWorker:
@@ -293,18 +272,3 @@ class BatchWorker:
             self.settings.es_retry_seconds,
             returned,
         )
-
-
-def log_failure(job_id: str, event_type: str | None, error: IndexingError) -> None:
-    """One line per event that went to the failed registry: its type and Elasticsearch's reason
-    with the document's values masked (the registry keeps them: `zoom-ingest failed show`)."""
-    metrics.FAILED.labels(error.kind).inc()
-    fields = {
-        "event.id": job_id,
-        "event.outcome": "failure",
-        "error.type": error.error_type,
-        "error.message": error.masked,
-    }
-    if event_type:
-        fields["event.action"] = event_type
-    log.warning("event %s (%s) failed: %s", job_id, event_type or "unknown event", error.masked, extra=fields)
