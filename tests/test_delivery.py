@@ -115,6 +115,8 @@ def test_redis_crash_mid_stream_loses_no_acknowledged_event(
         sender.start()
         try:
             wait_for(lambda: len(acknowledged) >= 500, what="the stream to start")
+            # The crash lands on a worker at work, not on one still starting.
+            wait_for(lambda: count_documents(es, namespace) > 0, what="the worker to index")
             redis_server.kill()  # a crash, not a clean shutdown
             redis_server.start()
             seen = len(acknowledged)

@@ -63,12 +63,9 @@ class BatchWorker:
         self.options = options
         self.queue = queue.event_queue(settings, connection)
         # Registered with RQ only so that `rq info`, rq-dashboard and `zoom-ingest status` list it.
-        self.registration = SimpleWorker(
-            [self.queue],
-            connection=connection,
-            serializer=queue.SERIALIZER,
-            worker_ttl=settings.worker_ttl_seconds,
-        )
+        # Named here, but prepared (RQ's constructor asks Redis for the client's address) only in
+        # register(): Redis may be away when a worker starts.
+        self.registration = self.rq_worker(prepare_for_work=False)
         self.name = self.registration.name
         self.claims = Claims(
             connection, self.queue.name, self.queue.key, self.name, settings.worker_ttl_seconds
@@ -84,6 +81,16 @@ class BatchWorker:
         # Set when a batch went back to the queue because Elasticsearch stayed unavailable: no more
         # claims until it answers.
         self.paused = False
+
+    def rq_worker(self, *, prepare_for_work: bool, name: str | None = None) -> SimpleWorker:
+        return SimpleWorker(
+            [self.queue],
+            name=name,
+            connection=self.connection,
+            serializer=queue.SERIALIZER,
+            worker_ttl=self.settings.worker_ttl_seconds,
+            prepare_for_work=prepare_for_work,
+        )
 
     def heartbeat(self) -> None:
         with self.connection.pipeline() as pipe:
@@ -105,8 +112,8 @@ class BatchWorker:
         Two batches overlap: while Elasticsearch indexes one (a thread waiting on the network), the
         next is claimed and transformed here. Each is finished on its own, in claim order.
         """
-        self.registration.register_birth()
-        self.heartbeat()
+        if not self.register():
+            return 0
         # Retries can take a while; keep proving this worker is alive (only once it is registered).
         self.sink.while_waiting = self.heartbeat
         # A stop ends them: the events go back to the queue instead (turn, and below).
@@ -136,6 +143,24 @@ class BatchWorker:
                 self.registration.register_death()
                 self.claims.end()
         return handled
+
+    def register(self) -> bool:
+        """Join RQ's worker registry, waiting for Redis if it is away or still loading its data (it
+        restarts beside the worker, or fails over): a worker that exits here leaves the queue to
+        grow. False if stopped meanwhile."""
+        pause = 1.0
+        while not self.stopping:
+            try:
+                self.registration = self.rq_worker(prepare_for_work=True, name=self.name)
+                # Names are fresh uuids: a key already there is this worker's own earlier attempt,
+                # written by a transaction whose reply was lost (RQ would refuse it as a twin).
+                if not self.connection.exists(self.registration.key):
+                    self.registration.register_birth()
+                self.heartbeat()
+                return True
+            except RedisError as failure:
+                pause = self.wait_for_redis(failure, pause)
+        return False
 
     def turn(self, bulk: ThreadPoolExecutor, burst: bool) -> tuple[int, bool]:
         """Claim and prepare the next batch, finish the one in bulk, send the next one. Returns

@@ -6,7 +6,9 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import ecs_logging
 import pytest
@@ -21,7 +23,7 @@ from shared.config import Settings, load_settings
 from shared.connection import connect
 from shared.queue import SERIALIZER, event_queue
 from tests.faults import ReplyDroppingProxy
-from tests.support import count_documents, enqueue_directly, event_body, failure_reason
+from tests.support import count_documents, enqueue_directly, event_body, failure_reason, wait_for
 from worker import metrics
 from worker.batch import BatchWorker
 from worker.job import transform_options
@@ -224,3 +226,28 @@ def test_elasticsearch_unavailable_past_the_retry_time_leaves_every_event_queued
     assert batch_worker(settings, redis).run(burst=True) == 10
     assert count_documents(es, namespace) == 10
     assert failed_jobs(redis) == []
+
+
+def test_a_worker_started_while_redis_is_down_waits_for_it_and_takes_the_backlog(
+    settings: Settings, tmp_path: Path, es: Elasticsearch, namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis restarting beside the worker (a host reboot, compose starting both): the worker must
+    wait for it, not exit and leave the queue to grow."""
+    restarting = RedisServer(tmp_path / "redis").start()
+    enqueue_directly(restarting.url, [meeting(n) for n in range(5)])
+    restarting.stop()  # its append-only file keeps the backlog
+    own = settings.model_copy(update={"redis_url": restarting.url})
+    worker = BatchWorker(own, connect(own, socket_timeout=30.0), Sink(own), transform_options(own))
+    handled: list[int] = []
+    thread = threading.Thread(target=lambda: handled.append(worker.run(burst=True)))
+    thread.start()
+    try:
+        wait_for(lambda: "redis unavailable" in caplog.text, what="the worker to find Redis away")
+        restarting.start()
+        thread.join(timeout=60)
+    finally:
+        worker.stopping = True
+        thread.join()
+        restarting.stop()
+    assert handled == [5]
+    assert count_documents(es, namespace) == 5
