@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis import Redis
-from rq import SimpleWorker
 from rq.job import Job, JobStatus
 
 from ops.cli import main
@@ -19,7 +18,7 @@ from shared import queue
 from shared.config import Settings, load_settings
 from shared.connection import connect
 from shared.reports import enqueue_records
-from tests.support import enqueue_event
+from tests.support import RQWorker, enqueue_event
 from worker.job import context
 
 QUEUE = "zoom-webhooks"
@@ -52,7 +51,7 @@ def fail_queued_jobs(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Non
     try:
         with connect(settings) as connection:
             event_queue = queue.event_queue(settings, connection)
-            worker = SimpleWorker([event_queue], connection=connection, serializer=queue.SERIALIZER)
+            worker = RQWorker([event_queue], connection=connection, serializer=queue.SERIALIZER)
             worker.work(burst=True, logging_level="ERROR")
             assert event_queue.count == 0
     finally:

@@ -22,7 +22,7 @@ from poller.state import cursor_key, record_error, record_success
 from shared import queue
 from shared.config import Settings, load_settings
 from shared.connection import connect
-from tests.support import enqueue_event, running, service_environment, wait_for
+from tests.support import RQWorker, enqueue_event, running, service_environment, wait_for
 from worker.job import context
 
 QUEUE = "zoom-webhooks"
@@ -73,7 +73,7 @@ def fail_queued_jobs_with_worker(
     monkeypatch.setenv("ZOOM_INGEST_ES_RETRY_SECONDS", "0")
     context.cache_clear()
     try:
-        worker = SimpleWorker(
+        worker = RQWorker(
             [queue.event_queue(settings, connection)], connection=connection, serializer=queue.SERIALIZER
         )
         worker.work(burst=True, logging_level="ERROR")

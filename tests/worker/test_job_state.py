@@ -6,13 +6,13 @@ import zlib
 from datetime import UTC, datetime
 
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.job import Job, JobStatus
 
 from ops.services import RedisServer
 from shared.config import load_settings
 from shared.queue import JOB_FUNCTION, SERIALIZER, event_queue
-from tests.support import enqueue_event
+from tests.support import RQWorker, enqueue_event
 from worker.job_state import JobState, read_events
 
 
@@ -50,7 +50,7 @@ def test_finished_jobs_hold_what_rq_writes_when_its_own_worker_finishes_one(
     queue.remove(ours)
     # RQ's worker runs a harmless function in place of the event's (same job otherwise).
     redis.hset(by_rq.key, "data", zlib.compress(SERIALIZER.dumps(("os.getpid", None, (), {}))))
-    SimpleWorker([queue], connection=redis, serializer=SERIALIZER, name="rq-worker").work(burst=True)
+    RQWorker([queue], connection=redis, serializer=SERIALIZER, name="rq-worker").work(burst=True)
 
     started = datetime.now(UTC)
     state = JobState(redis, queue.finished_job_registry.key, settings.result_ttl_seconds, "batch-worker")
