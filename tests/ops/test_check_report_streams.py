@@ -13,12 +13,12 @@ from elasticsearch import Elasticsearch
 from ops.cli import main
 from ops.services import ElasticsearchNode, RedisServer
 from shared.config import env_name, load_settings
+from tests.ops.checking import Results
 from tests.support import TOKEN
 from tests.zoom_api import zoom_api
 from worker.sink import Sink
 from worker.template import template_name
 
-Results = dict[str, dict[str, str]]
 ACTIVITY = template_name("zoom.activity")
 
 
