@@ -25,16 +25,14 @@ from rq import SimpleWorker
 
 from shared import queue
 from shared.config import ENV_PREFIX, Settings
-from tests.compose.test_compose import (
+from tests.compose.compose_cli import VALIDATORS, run_compose, validating_compose
+from tests.compose.compose_file import (
     COMPOSE_FILE,
-    VALIDATORS,
     app_settings,
     command,
     healthcheck_test,
     interpolate,
     python_code,
-    run_compose,
-    validating_compose,
 )
 from tests.sentinel import ReplicatedRedis
 

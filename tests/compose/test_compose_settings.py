@@ -14,19 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from shared.config import ENV_PREFIX, Settings, env_name
-from tests.compose.test_compose import (
-    APP_SERVICES,
-    COMPOSE_FILE,
-    VALIDATORS,
-    app_settings,
-    clean_environment,  # noqa: F401 - a fixture
-    environment,
-    run_compose,
-    validating_compose,
-)
+from tests.compose.compose_cli import VALIDATORS, run_compose, validating_compose
+from tests.compose.compose_file import APP_SERVICES, COMPOSE_FILE, app_settings, environment
 from worker.batch import stop_bound
 
 EVERY = APP_SERVICES
@@ -145,12 +136,6 @@ EXAMPLES = {
 }
 # Paths checked for existence when the settings load: real files, made by the test.
 FILES = ("tls_certfile", "tls_keyfile")
-
-
-@pytest.fixture(scope="module")
-def services() -> dict[str, dict[str, Any]]:
-    document = yaml.safe_load(COMPOSE_FILE.read_text())
-    return dict(document["services"])
 
 
 def test_every_setting_names_its_readers() -> None:

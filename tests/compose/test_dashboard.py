@@ -23,7 +23,6 @@ import sys
 import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,13 +40,11 @@ from rq.registry import FailedJobRegistry
 from ops.services import RedisServer
 from shared import queue
 from shared.config import Settings, load_settings
+from tests.compose.compose_file import COMPOSE_FILE, DOCKERFILE
 from tests.sentinel import ReplicatedRedis
 from tests.support import enqueue_event, event_body
 from worker.sink import IndexingError
 
-ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_FILE = ROOT / "compose" / "docker-compose.yml"
-DOCKERFILE = ROOT / "compose" / "Dockerfile"
 QUEUE = "zoom-webhooks"
 REASON = "mapper_parsing_exception: failed to parse field [payload.object.start_time] of type [date]"
 
