@@ -1,5 +1,7 @@
-"""The deployment `zoom-ingest check` is pointed at: the session's Redis and Elasticsearch node, the
-index template installed, and a redis-server of the test's own."""
+"""The deployment the operator commands are pointed at: for `check`, the session's Redis and
+Elasticsearch node, the index template installed, and a redis-server of the test's own; for
+`status`, `replay` and `failed`, settings naming the session's Redis and the event queue, and a
+connection to it."""
 
 from __future__ import annotations
 
@@ -7,9 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from redis import Redis
 
 from ops.services import ElasticsearchNode, RedisServer
-from shared.config import load_settings
+from shared.config import Settings, load_settings
+from shared.connection import connect
+from tests.ops.event_queue import QUEUE
 from tests.support import TOKEN
 from worker.sink import Sink
 
@@ -34,3 +39,17 @@ def spare_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path / "spare-redis").start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def settings(redis_server: RedisServer, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("ZOOM_INGEST_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("ZOOM_INGEST_QUEUE", QUEUE)
+    return load_settings()
+
+
+@pytest.fixture
+def connection(settings: Settings) -> Iterator[Redis]:
+    client = connect(settings)
+    yield client
+    client.close()

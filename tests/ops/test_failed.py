@@ -18,13 +18,11 @@ from ops.services import ElasticsearchNode
 from shared import queue
 from shared.config import Settings
 from shared.connection import connect
-from tests.ops.test_replay import NOW, failed_ids, failed_jobs, queued_ids, settings
+from tests.ops.test_replay import NOW, failed_ids, failed_jobs, queued_ids
 from tests.support import enqueue_event, event_body, failure_reason
 from worker.batch import BatchWorker
 from worker.job import transform_options
 from worker.sink import Sink
-
-__all__ = ["settings"]  # the fixture, shared with test_replay
 
 SECRET = "private-value-4711"
 

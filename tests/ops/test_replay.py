@@ -13,22 +13,13 @@ from rq.job import Job, JobStatus
 from ops.cli import main
 from ops.progress import LARGE_RUN, Progress
 from ops.selection import SelectionError, build_selection, parse_moment
-from ops.services import RedisServer, free_port
+from ops.services import free_port
 from shared import queue
-from shared.config import Settings, load_settings
+from shared.config import Settings
 from shared.connection import connect
 from shared.reports import enqueue_records
-from tests.support import RQWorker, enqueue_event
-from worker.job import context
-
-QUEUE = "zoom-webhooks"
-
-
-@pytest.fixture
-def settings(redis_server: RedisServer, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("ZOOM_INGEST_REDIS_URL", redis_server.url)
-    monkeypatch.setenv("ZOOM_INGEST_QUEUE", QUEUE)
-    return load_settings()
+from tests.ops.event_queue import QUEUE, fail_queued_jobs
+from tests.support import enqueue_event
 
 
 def body_of(event: str, number: int = 1) -> str:
@@ -40,22 +31,6 @@ def enqueue(settings: Settings, event: str, received_at: datetime, number: int =
         return enqueue_event(
             queue.event_queue(settings, connection), settings, body_of(event, number), event, received_at
         )
-
-
-def fail_queued_jobs(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run an RQ worker over the queue while Elasticsearch is unreachable: every job fails for real
-    and lands in the failed registry with the worker's traceback."""
-    monkeypatch.setenv("ZOOM_INGEST_ES_HOSTS", f"http://127.0.0.1:{free_port()}")
-    monkeypatch.setenv("ZOOM_INGEST_ES_RETRY_SECONDS", "0")
-    context.cache_clear()
-    try:
-        with connect(settings) as connection:
-            event_queue = queue.event_queue(settings, connection)
-            worker = RQWorker([event_queue], connection=connection, serializer=queue.SERIALIZER)
-            worker.work(burst=True, logging_level="ERROR")
-            assert event_queue.count == 0
-    finally:
-        context.cache_clear()
 
 
 def failed_jobs(

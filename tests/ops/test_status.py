@@ -1,84 +1,22 @@
-"""`zoom-ingest status` against a real redis-server."""
+"""`zoom-ingest status` against a real redis-server: the queue, its failures and the polled streams;
+the workers it counts are in test_status_workers.py."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
 from redis import Redis
-from rq import SimpleWorker, Worker
 from rq.job import Job
 from rq.job_lifecycle import record_job_failure
 
 from ops.cli import main
-from ops.registry import failure_line, failure_reason, redacted_url
-from ops.services import ElasticsearchNode, RedisServer, free_port
+from ops.services import free_port
 from ops.status import format_age
 from poller.state import cursor_key, record_error, record_success
 from shared import queue
-from shared.config import Settings, load_settings
-from shared.connection import connect
-from tests.support import RQWorker, enqueue_event, running, service_environment, wait_for
-from worker.job import context
-
-QUEUE = "zoom-webhooks"
-KEYS = {
-    "queue",
-    "queued",
-    "in_progress",
-    "failed",
-    "failed_by_reason",
-    "oldest_waiting_seconds",
-    "workers",
-    "worker_details",
-    "in_flight_orphaned",
-    "polling",
-}
-
-
-@pytest.fixture
-def settings(redis_server: RedisServer, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("ZOOM_INGEST_REDIS_URL", redis_server.url)
-    monkeypatch.setenv("ZOOM_INGEST_QUEUE", QUEUE)
-    return load_settings()
-
-
-@pytest.fixture
-def connection(settings: Settings) -> Iterator[Redis]:
-    client = connect(settings)
-    yield client
-    client.close()
-
-
-def enqueue(connection: Redis, settings: Settings, event: str, received_at: datetime) -> Job:
-    body = json.dumps({"event": event, "payload": {"account_id": "a"}})
-    return enqueue_event(queue.event_queue(settings, connection), settings, body, event, received_at)
-
-
-def status_json(capsys: pytest.CaptureFixture[str], *arguments: str) -> dict[str, Any]:
-    assert main(["status", "--json", *arguments]) == 0
-    return json.loads(capsys.readouterr().out)
-
-
-def fail_queued_jobs_with_worker(
-    connection: Redis, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An RQ worker runs the queued jobs while Elasticsearch is unreachable: they fail for real,
-    each with the worker's traceback as its failure."""
-    monkeypatch.setenv("ZOOM_INGEST_ES_HOSTS", f"http://127.0.0.1:{free_port()}")
-    monkeypatch.setenv("ZOOM_INGEST_ES_RETRY_SECONDS", "0")
-    context.cache_clear()
-    try:
-        worker = RQWorker(
-            [queue.event_queue(settings, connection)], connection=connection, serializer=queue.SERIALIZER
-        )
-        worker.work(burst=True, logging_level="ERROR")
-    finally:
-        context.cache_clear()
+from shared.config import Settings
+from tests.ops.event_queue import QUEUE, enqueue, fail_queued_jobs, status_json
 
 
 def fail_like_the_batch_worker(connection: Redis, settings: Settings, job: Job, reason: str) -> None:
@@ -161,7 +99,7 @@ def test_failed_jobs_grouped_by_reason(
     now = datetime.now(UTC)
     for _ in range(3):
         enqueue(connection, settings, "meeting.started", now)
-    fail_queued_jobs_with_worker(connection, settings, monkeypatch)
+    fail_queued_jobs(settings, monkeypatch)
     refused = [enqueue(connection, settings, "user.updated", now) for _ in range(2)]
     for job in refused:
         fail_like_the_batch_worker(
@@ -196,98 +134,6 @@ def test_failed_jobs_grouped_by_reason(
     assert f"whole reason and body: zoom-ingest failed show {reasons[0]['example_job_id']}\n" in text
 
 
-def test_registered_worker_is_counted_and_listed(
-    settings: Settings, connection: Redis, capsys: pytest.CaptureFixture[str]
-) -> None:
-    worker = SimpleWorker(
-        [queue.event_queue(settings, connection)],
-        connection=connection,
-        serializer=queue.SERIALIZER,
-        name="worker-one",
-    )
-    worker.register_birth()
-    worker.set_state("idle")
-    connection.set(queue.alive_key("worker-one"), 1, ex=60)  # as a batch worker's heartbeat does
-    try:
-        status = status_json(capsys)
-        assert status["workers"] == 1
-        assert status["worker_details"] == [{"name": "worker-one", "state": "idle", "in_flight": 0}]
-        assert main(["status", "--verbose"]) == 0
-        text = capsys.readouterr().out
-        assert "workers         1\n" in text
-        assert "worker-one  idle  in flight 0" in text
-        assert main(["status"]) == 0
-        assert "worker-one" not in capsys.readouterr().out
-    finally:
-        worker.register_death()
-    assert status_json(capsys)["workers"] == 0
-
-
-def test_a_worker_killed_with_kill_9_stops_counting_when_its_heartbeat_expires(
-    tmp_path: Path,
-    settings: Settings,
-    connection: Redis,
-    es_node: ElasticsearchNode,
-    namespace: str,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    environment = service_environment(
-        settings.redis_url,
-        es_node.url,
-        namespace,
-        queue=QUEUE,
-        worker_ttl_seconds="12",
-        es_request_timeout_seconds="1",
-    )
-    with (
-        running(["worker"], environment, tmp_path / "killed.log") as killed,
-        running(["worker"], environment, tmp_path / "alive.log"),
-    ):
-        wait_for(lambda: status_json(capsys)["workers"] == 2, timeout=90, what="two live workers")
-        killed.kill()  # SIGKILL: the worker gets no chance to unregister
-        killed.wait(10)
-        wait_for(lambda: status_json(capsys)["workers"] == 1, timeout=60, what="one live worker")
-        # RQ itself still lists the killed worker (its key outlives the heartbeat by a minute).
-        assert len(Worker.all(queue=queue.event_queue(settings, connection))) == 2
-        assert main(["status"]) == 0
-        assert "workers         1\n" in capsys.readouterr().out
-
-
-def test_in_flight_lists_and_started_jobs_count_as_in_progress(
-    settings: Settings, connection: Redis, capsys: pytest.CaptureFixture[str]
-) -> None:
-    now = datetime.now(UTC)
-    jobs = [enqueue(connection, settings, "meeting.started", now) for _ in range(5)]
-    event_queue = queue.event_queue(settings, connection)
-    worker = SimpleWorker([event_queue], connection=connection, serializer=queue.SERIALIZER, name="batcher")
-    worker.register_birth()
-    connection.set(queue.alive_key("batcher"), 1, ex=60)  # as a batch worker's heartbeat does
-    try:
-        # A batch worker claims two ids (one atomic move each, queue -> its in-flight list) ...
-        for _ in range(2):
-            connection.lmove(event_queue.key, queue.inflight_key(QUEUE, "batcher"), "LEFT", "RIGHT")
-        # ... a worker that has since died left one claimed id behind ...
-        connection.lmove(event_queue.key, queue.inflight_key(QUEUE, "vanished"), "LEFT", "RIGHT")
-        # ... and RQ's own bookkeeping has an execution for the first claimed job and for another.
-        worker.prepare_execution(jobs[0])
-        event_queue.remove(jobs[3])
-        worker.prepare_execution(jobs[3])
-
-        status = status_json(capsys)
-        assert status["queued"] == 1
-        assert status["in_progress"] == 4  # jobs 0-3, the one in both places counted once
-        assert status["in_flight_orphaned"] == 1
-        assert status["worker_details"] == [{"name": "batcher", "state": "busy", "in_flight": 2}]
-
-        assert main(["status", "-v"]) == 0
-        text = capsys.readouterr().out
-        assert "in progress     4\n" in text
-        assert "batcher  busy  in flight 2" in text
-        assert "1 in flight with workers no longer alive (vanished: 1)" in text
-    finally:
-        worker.register_death()
-
-
 def test_unreachable_redis_names_the_setting_and_hides_the_password(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -298,42 +144,6 @@ def test_unreachable_redis_names_the_setting_and_hides_the_password(
     assert "ZOOM_INGEST_REDIS_URL" in captured.err
     assert "hunter2-secret" not in captured.err + captured.out
     assert captured.out == ""
-
-
-def test_redacted_url() -> None:
-    assert redacted_url("redis://:pw@host:6379/0") == "redis://:***@host:6379/0"
-    assert redacted_url("rediss://user:p%40ss@host/1") == "rediss://user:***@host/1"
-    assert redacted_url("redis://host:6379/0") == "redis://host:6379/0"
-    assert (
-        redacted_url("unix:///run/redis.sock?db=0&password=pw") == "unix:///run/redis.sock?db=0&password=***"
-    )
-
-
-TRACEBACK = """Traceback (most recent call last):
-  File "worker/sink.py", line 1, in index
-    raise ConnectionError(error)
-ConnectionError: first failure
-
-During handling of the above exception, another exception occurred:
-
-Traceback (most recent call last):
-  File "worker/job.py", line 2, in index_event
-    raise IndexingError(detail) from error
-worker.sink.IndexingError: bad document <object at 0x7f3a2b1c9d50>
-second line of the message
-"""
-
-
-def test_failure_line_and_reason() -> None:
-    assert failure_line(TRACEBACK) == "worker.sink.IndexingError: bad document <object at 0x7f3a2b1c9d50>"
-    assert failure_reason(TRACEBACK) == "worker.sink.IndexingError: bad document <object at 0x…>"
-    assert failure_line("IndexingError: refused\ndetail") == "IndexingError: refused"
-    abandoned = "Moved to FailedJobRegistry, due to AbandonedJobError, at 2026-11-25 10:00:00.123+00:00"
-    assert failure_reason(abandoned) == "Moved to FailedJobRegistry, due to AbandonedJobError"
-    assert failure_line(None) == failure_line("") == "(no failure recorded)"
-    long = failure_line("ValueError: " + "x" * 500)
-    assert len(long) == 120
-    assert long.endswith("…")
 
 
 def test_format_age() -> None:
