@@ -1,14 +1,13 @@
 """A secured Elasticsearch node for the tests, as users run one: security on, HTTPS with a CA made
-here with openssl, file-realm users (see ops/services.py for why the file realm)."""
+with openssl (tests/certificates.py), file-realm users (see ops/services.py for why the file realm)."""
 
 from __future__ import annotations
 
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from elasticsearch import AuthenticationException, Elasticsearch
 
+from tests.certificates import make_authority, make_node_certificate
 from tests.secured_node import SecuredElasticsearchNode, Security
 from tests.support import wait_for
 
@@ -30,45 +29,6 @@ zoom_ingest_no_create_doc:
 """
 WRITER = ("zoom_writer", "writer-password-1")
 ADMIN = ("admin", "admin-password-1")
-
-
-@dataclass(frozen=True)
-class Authority:
-    """A CA: its certificate and key."""
-
-    certificate: Path
-    key: Path
-
-
-def _openssl(*arguments: str) -> None:
-    subprocess.run(["openssl", *arguments], check=True, capture_output=True)
-
-
-def make_authority(directory: Path, name: str) -> Authority:
-    directory.mkdir(parents=True, exist_ok=True)
-    certificate, key = directory / f"{name}.pem", directory / f"{name}.key"
-    _openssl(
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        "-keyout", str(key), "-out", str(certificate),
-    )  # fmt: skip
-    return Authority(certificate, key)
-
-
-def make_node_certificate(authority: Authority, directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and localhost signed by `authority`, and its key."""
-    certificate, key, request = directory / "node.pem", directory / "node.key", directory / "node.csr"
-    _openssl(
-        "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-        "-keyout", str(key), "-out", str(request),
-    )  # fmt: skip
-    extensions = directory / "node.ext"
-    extensions.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
-    _openssl(
-        "x509", "-req", "-in", str(request), "-CA", str(authority.certificate), "-CAkey", str(authority.key),
-        "-CAcreateserial", "-days", "2", "-extfile", str(extensions), "-out", str(certificate),
-    )  # fmt: skip
-    return certificate, key
 
 
 def secured_node(base_dir: Path, certificates: Path) -> SecuredElasticsearchNode:

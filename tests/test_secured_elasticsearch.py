@@ -16,7 +16,8 @@ from ops.cli import main
 from ops.services import ElasticsearchNode, RedisServer
 from shared import queue
 from shared.config import load_settings
-from tests.secured import WRITER, add_user, grant, make_authority
+from tests.certificates import make_authority
+from tests.secured import WRITER, add_user, grant
 from tests.secured_node import SecuredElasticsearchNode
 from tests.support import (
     count_documents,

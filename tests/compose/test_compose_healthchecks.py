@@ -20,8 +20,8 @@ from rq import SimpleWorker
 from ops.services import RedisServer, free_port, wait_for_port
 from shared import queue
 from shared.config import ENV_PREFIX, Settings
+from tests.certificates import self_signed_certificate
 from tests.compose.compose_file import app_settings, interpolate, python_code
-from tests.receiver.test_server import self_signed_certificate
 from tests.support import running, service_environment
 
 RECEIVER_HEALTH_URL = re.compile(r"://127\.0\.0\.1:(?P<port>\d+)(?P<path>/[^'\"\s]*)")

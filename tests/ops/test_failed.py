@@ -18,7 +18,7 @@ from ops.services import ElasticsearchNode
 from shared import queue
 from shared.config import Settings
 from shared.connection import connect
-from tests.ops.test_replay import NOW, failed_ids, failed_jobs, queued_ids
+from tests.ops.failed_events import NOW, failed_ids, failed_jobs, queued_ids
 from tests.support import enqueue_event, event_body, failure_reason
 from worker.batch import BatchWorker
 from worker.job import transform_options

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,40 +17,16 @@ from shared import queue
 from shared.config import Settings
 from shared.connection import connect
 from shared.reports import enqueue_records
-from tests.ops.event_queue import QUEUE, fail_queued_jobs
-from tests.support import enqueue_event
-
-
-def body_of(event: str, number: int = 1) -> str:
-    return json.dumps({"event": event, "event_ts": 1626230691572 + number, "payload": {"account_id": "a"}})
-
-
-def enqueue(settings: Settings, event: str, received_at: datetime, number: int = 1) -> Job:
-    with connect(settings) as connection:
-        return enqueue_event(
-            queue.event_queue(settings, connection), settings, body_of(event, number), event, received_at
-        )
-
-
-def failed_jobs(
-    settings: Settings, events: list[tuple[str, datetime]], monkeypatch: pytest.MonkeyPatch
-) -> list[Job]:
-    jobs = [enqueue(settings, event, moment, number) for number, (event, moment) in enumerate(events)]
-    fail_queued_jobs(settings, monkeypatch)
-    return jobs
-
-
-def failed_ids(settings: Settings) -> set[str]:
-    with connect(settings) as connection:
-        return set(queue.event_queue(settings, connection).failed_job_registry.get_job_ids())
-
-
-def queued_ids(settings: Settings) -> list[str]:
-    with connect(settings) as connection:
-        return queue.event_queue(settings, connection).get_job_ids()
-
-
-NOW = datetime.now(UTC).replace(microsecond=0)
+from tests.ops.event_queue import QUEUE
+from tests.ops.failed_events import (
+    NOW,
+    body_of,
+    enqueue_distinct,
+    fail_queued_jobs,
+    failed_ids,
+    failed_jobs,
+    queued_ids,
+)
 
 
 def test_refuses_to_replay_without_a_selection(
@@ -278,7 +253,7 @@ def test_replayed_job_keeps_its_original_receive_time(
 def test_polled_records_are_replayed_by_their_stream(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    webhook = enqueue(settings, "user.signed_in", NOW)
+    webhook = enqueue_distinct(settings, "user.signed_in", NOW)
     record = '{"email":"a@example.com","time":"2026-11-30T10:00:00Z","type":"Sign in"}'
     with connect(settings) as connection, connection.pipeline() as pipe:
         enqueue_records(queue.event_queue(settings, connection), settings, "activity", [record], NOW, pipe)

@@ -16,7 +16,8 @@ from ops.status import format_age
 from poller.state import cursor_key, record_error, record_success
 from shared import queue
 from shared.config import Settings
-from tests.ops.event_queue import QUEUE, enqueue, fail_queued_jobs, status_json
+from tests.ops.event_queue import QUEUE, enqueue, status_json
+from tests.ops.failed_events import fail_queued_jobs
 
 
 def fail_like_the_batch_worker(connection: Redis, settings: Settings, job: Job, reason: str) -> None:

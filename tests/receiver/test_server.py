@@ -13,34 +13,8 @@ from rq import Queue
 
 from ops.services import RedisServer, free_port, wait_for_port
 from shared.queue import SERIALIZER
+from tests.certificates import self_signed_certificate
 from tests.support import event_body, running, service_environment, signed_headers
-
-
-def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    certificate, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(certificate),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return certificate, key
 
 
 def test_https_with_several_workers(tmp_path: Path, redis_server: RedisServer, redis: Redis) -> None:
