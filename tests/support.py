@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from elasticsearch import Elasticsearch
+from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.job import Job
@@ -191,3 +192,25 @@ def count_documents(es: Elasticsearch, namespace: str) -> int:
         return 0
     es.indices.refresh(index=index)
     return int(es.count(index=index)["count"])
+
+
+def leaf_mappings(properties: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """An index mapping's fields, multi-fields included, as dotted path -> type."""
+    leaves: dict[str, str] = {}
+    for name, mapping in properties.items():
+        path = f"{prefix}{name}"
+        if "properties" in mapping:
+            leaves.update(leaf_mappings(mapping["properties"], f"{path}."))
+        else:
+            leaves[path] = mapping.get("type", "object")
+            leaves.update({f"{path}.{sub}": spec["type"] for sub, spec in mapping.get("fields", {}).items()})
+    return leaves
+
+
+def metric_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """A Prometheus exposition as (sample name, sorted labels) -> value."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }

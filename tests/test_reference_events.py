@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import httpx2
 from elasticsearch import Elasticsearch
@@ -14,6 +13,7 @@ from ops.services import ElasticsearchNode, RedisServer
 from tests.support import (
     TEST_DATA,
     documents,
+    leaf_mappings,
     reference_bodies,
     running,
     running_receiver,
@@ -28,18 +28,6 @@ from worker.transform import TransformOptions, to_document
 FAMILIES = sorted(
     path.stem for path in (TEST_DATA / "events").glob("*.ndjson") if ".expected" not in path.name
 )
-
-
-def leaf_mappings(properties: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    leaves: dict[str, str] = {}
-    for name, mapping in properties.items():
-        path = f"{prefix}{name}"
-        if "properties" in mapping:
-            leaves.update(leaf_mappings(mapping["properties"], f"{path}."))
-        else:
-            leaves[path] = mapping.get("type", "object")
-            leaves.update({f"{path}.{sub}": spec["type"] for sub, spec in mapping.get("fields", {}).items()})
-    return leaves
 
 
 def test_every_reference_event_is_indexed_as_transformed(

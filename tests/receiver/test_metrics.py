@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx2
 from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 from starlette.testclient import TestClient
 
@@ -18,15 +17,14 @@ from ops.services import RedisServer, free_port
 from receiver import metrics
 from receiver.app import create_app
 from shared.config import load_settings
-from tests.support import TOKEN, event_body, running_receiver, service_environment, signed_headers
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
+from tests.support import (
+    TOKEN,
+    event_body,
+    metric_samples,
+    running_receiver,
+    service_environment,
+    signed_headers,
+)
 
 
 def requests_by(outcome: str, scraped: dict) -> float:
@@ -37,7 +35,7 @@ def test_outcomes_sizes_and_enqueue_latency_are_counted(redis_server: RedisServe
     settings = load_settings(redis_url=redis_server.url, secret_tokens=TOKEN, max_body_bytes=2048)
 
     def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-        return samples(generate_latest(metrics.registry()).decode())
+        return metric_samples(generate_latest(metrics.registry()).decode())
 
     with TestClient(create_app(settings)) as client:
         before = scrape()
@@ -73,7 +71,7 @@ def test_several_uvicorn_workers_report_one_sum(
             body = event_body(object={"id": number})
             assert client.post("/zoom-webhook", content=body, headers=signed_headers(body)).status_code == 200
         # One listener for the three uvicorn workers, reporting the total of all three.
-        scraped = samples(httpx2.get(f"http://127.0.0.1:{port}/metrics").text)
+        scraped = metric_samples(httpx2.get(f"http://127.0.0.1:{port}/metrics").text)
     assert requests_by("accepted", scraped) == 30
 
 
@@ -95,7 +93,7 @@ def test_the_monitoring_listener_is_on_loopback_unless_told_otherwise(tmp_path: 
     )
     log = tmp_path / "receiver.log"
     with running_receiver(environment, log):
-        scraped = samples(httpx2.get(f"http://127.0.0.1:{port}/metrics").text)
+        scraped = metric_samples(httpx2.get(f"http://127.0.0.1:{port}/metrics").text)
     assert ("zoom_ingest_receiver_enqueue_seconds_count", ()) in scraped
     assert f"metrics on http://127.0.0.1:{port}/metrics" in log.read_text()
 

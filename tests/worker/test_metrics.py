@@ -11,11 +11,11 @@ from redis import Redis
 from ops.services import ElasticsearchNode, RedisServer, free_port
 from shared.config import load_settings
 from shared.queue import event_queue
-from tests.receiver.test_metrics import samples
 from tests.support import (
     count_documents,
     enqueue_directly,
     event_body,
+    metric_samples,
     running,
     service_environment,
     wait_for,
@@ -40,7 +40,7 @@ def test_indexed_duplicates_failures_batches_and_lag(
 
         def scrape() -> dict:
             try:
-                return samples(httpx2.get(f"http://127.0.0.1:{port}/metrics").text)
+                return metric_samples(httpx2.get(f"http://127.0.0.1:{port}/metrics").text)
             except httpx2.HTTPError:
                 return {}
 

@@ -14,8 +14,7 @@ from ops.services import ElasticsearchNode, RedisServer
 from shared.config import Settings, load_settings
 from shared.queue import SERIALIZER, event_queue
 from shared.reports import STREAMS, enqueue_records
-from tests.support import documents, failure_reason
-from tests.test_reference_events import leaf_mappings
+from tests.support import documents, failure_reason, leaf_mappings
 from tests.worker.transform.report_support import records
 from worker.batch import BatchWorker
 from worker.job import document_id, transform_options
